@@ -1,0 +1,15 @@
+"""Callbacks for `model.fit(callbacks=[...])`."""
+
+from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
+from keras_recipes.callbacks.one_cycle import OneCycle
+from keras_recipes.callbacks.piecewise_constant_scheduling import (
+    PiecewiseConstantScheduling,
+)
+from keras_recipes.callbacks.power_scheduling import PowerScheduling
+
+__all__ = [
+    "ExponentialScheduling",
+    "OneCycle",
+    "PiecewiseConstantScheduling",
+    "PowerScheduling",
+]

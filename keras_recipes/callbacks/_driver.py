@@ -1,0 +1,244 @@
+"""Drives an optimizer's learning rate (and momentum) by schedules of its step.
+
+This is the mechanism behind the scheduling callbacks. Keras evaluates an
+optimizer's learning rate inside the compiled train step when it is a
+`LearningRateSchedule` or a callable, but an optimizer compiled on a float
+holds a `keras.Variable`, and its momentum (`SGD.momentum`, `Adam.beta_1`) is a
+Python float that the compiled step captures once (FACTS.md). Assigning new
+values from Python every batch costs ~2x step time and is ignored on JAX.
+
+For the length of one `fit`, `ScheduleDriver` replaces both by a
+`ScheduledValue`: a Python float (the compiled value, so `get_config`, JSON and
+`momentum != 0` see the optimizer as compiled and a model saved mid-fit loads
+as a plain one) which, when the optimizer calls it or converts it to a tensor
+inside the train step, yields `schedule(position)` computed from the
+optimizer's `iterations` with `keras.ops`. The optimizer's variables are left
+as they are (same count and order, so weights files and JAX state keep their
+structure). `restore()` puts the compiled values back.
+
+Backend notes:
+    * TensorFlow and JAX convert the momentum through `__tf_tensor__` and
+      `__jax_array__` when the optimizer calls `ops.cast(self.momentum, ...)`;
+      the arithmetic operators cover `1 - self.beta_1` and friends.
+    * PyTorch's Keras optimizers pass the momentum to `torch._foreach_*` as a
+      Python number, and PyTorch runs the step eagerly, so there the learning
+      rate's evaluation (once per step, before the update) also stores the
+      momentum of that step as a plain float.
+"""
+
+import keras
+from keras import ops
+
+# The optimizer attribute that holds the momentum, by optimizer family.
+_MOMENTUM_ATTRIBUTES = (
+    (keras.optimizers.SGD, "momentum"),
+    (keras.optimizers.Adam, "beta_1"),  # also AdamW, a subclass
+    (keras.optimizers.Adamax, "beta_1"),
+    (keras.optimizers.Nadam, "beta_1"),
+)
+
+
+def momentum_attribute(optimizer):
+    """The name of `optimizer`'s momentum attribute, or `None` if it has none."""
+    for cls, attribute in _MOMENTUM_ATTRIBUTES:
+        if isinstance(optimizer, cls):
+            return attribute
+    return None
+
+
+def has_float_learning_rate(optimizer):
+    """Whether `optimizer` was compiled with a float (variable) learning rate."""
+    return isinstance(_compiled_learning_rate(optimizer), keras.Variable)
+
+
+def require_float_learning_rate(optimizer):
+    """Raises `ValueError` unless `optimizer` has a float learning rate."""
+    if not has_float_learning_rate(optimizer):
+        raise ValueError(
+            "The optimizer must be compiled with a float learning rate to be "
+            "scheduled by this callback; it has a "
+            f"{type(optimizer._learning_rate).__name__}. Compile with a float "
+            "(e.g. `learning_rate=1e-3`), or pass the schedule to the "
+            "optimizer directly."
+        )
+
+
+def compiled_learning_rate(optimizer):
+    """The float learning rate `optimizer` was compiled with (outside a fit)."""
+    return float(ops.convert_to_numpy(_compiled_learning_rate(optimizer)))
+
+
+def _compiled_learning_rate(optimizer):
+    # A ScheduledValue left behind by a fit that ended in an exception holds
+    # the variable it replaced.
+    current = optimizer._learning_rate
+    return current.compiled if isinstance(current, ScheduledValue) else current
+
+
+class ScheduledValue(float):
+    """A float hyperparameter whose tensor value follows a schedule.
+
+    As a Python float it equals `value`. Called, converted to a tensor or used
+    in arithmetic, it returns `function()` as a tensor, evaluated where it is
+    used (inside the compiled train step).
+    """
+
+    def __new__(cls, value, function, compiled=None):
+        self = super().__new__(cls, value)
+        self._function = function
+        # What the optimizer held before (its learning-rate variable), so that
+        # a fit interrupted by an exception can still be undone.
+        self.compiled = compiled
+        return self
+
+    def __call__(self):
+        return self._function()
+
+    def __jax_array__(self):
+        return self._function()
+
+    def __tf_tensor__(self, dtype=None, name=None):
+        value = self._function()
+        return value if dtype is None else ops.cast(value, dtype)
+
+    def __add__(self, other):
+        return ops.add(self._function(), other)
+
+    def __radd__(self, other):
+        return ops.add(other, self._function())
+
+    def __sub__(self, other):
+        return ops.subtract(self._function(), other)
+
+    def __rsub__(self, other):
+        return ops.subtract(other, self._function())
+
+    def __mul__(self, other):
+        return ops.multiply(self._function(), other)
+
+    def __rmul__(self, other):
+        return ops.multiply(other, self._function())
+
+    def __truediv__(self, other):
+        return ops.divide(self._function(), other)
+
+    def __rtruediv__(self, other):
+        return ops.divide(other, self._function())
+
+    def __pow__(self, other):
+        return ops.power(self._function(), other)
+
+    def __rpow__(self, other):
+        return ops.power(other, self._function())
+
+    def __neg__(self):
+        return ops.negative(self._function())
+
+    def __reduce__(self):
+        # Copies and pickles of an optimizer taken mid-fit hold the plain value.
+        return (float, (float(self),))
+
+
+class ScheduleDriver:
+    """Makes `optimizer` follow `learning_rate_fn` (and `momentum_fn`) per step.
+
+    Args:
+        model: The compiled model (its train function is rebuilt so that the
+            compiled step picks the schedules up, and again on `restore`).
+        learning_rate_fn: Function of the float32 position tensor returning
+            the learning rate.
+        momentum_fn: Optional function of the position returning the momentum.
+
+    Raises:
+        ValueError: If the optimizer has no float learning rate, or
+            `momentum_fn` is given for an optimizer without momentum.
+    """
+
+    def __init__(self, model, learning_rate_fn, momentum_fn=None):
+        optimizer = model.optimizer
+        require_float_learning_rate(optimizer)
+        self._model = model
+        self._optimizer = optimizer
+        self._learning_rate_fn = learning_rate_fn
+        self._momentum_fn = momentum_fn
+        self._momentum_attribute = None
+        if momentum_fn is not None:
+            self._momentum_attribute = momentum_attribute(optimizer)
+            if self._momentum_attribute is None:
+                raise ValueError(
+                    f"Cannot cycle the momentum of {type(optimizer).__name__}: "
+                    "supported are SGD (`momentum`) and Adam, AdamW, Adamax, "
+                    "Nadam (`beta_1`). Pass `cycle_momentum=False`."
+                )
+            if self._momentum_attribute == "momentum" and optimizer.momentum == 0:
+                raise ValueError(
+                    "Cannot cycle the momentum of SGD compiled with momentum=0 "
+                    "(it keeps no velocity). Compile with e.g. "
+                    "`SGD(momentum=0.9)` or pass `cycle_momentum=False`."
+                )
+        self._variable = _compiled_learning_rate(optimizer)
+        self._nominal_momentum = None
+        self._offset = 0
+        self._installed = False
+
+    def position(self):
+        """The schedule position of the optimizer's current step (float32)."""
+        return ops.cast(self._optimizer.iterations - self._offset, "float32")
+
+    def install(self, start_position):
+        """Puts the schedules into the optimizer from its next step on.
+
+        Args:
+            start_position: The schedule position of the optimizer's next step
+                (`initial_epoch * steps_per_epoch` at the start of a fit).
+        """
+        optimizer = self._optimizer
+        self._offset = int(ops.convert_to_numpy(optimizer.iterations)) - int(
+            start_position
+        )
+        # Private attribute: the public setter would untrack the variable and
+        # change the optimizer's variable list (see the module docstring).
+        optimizer._learning_rate = ScheduledValue(
+            float(ops.convert_to_numpy(self._variable)),
+            self._scheduled_learning_rate,
+            compiled=self._variable,
+        )
+        if self._momentum_attribute is not None:
+            self._nominal_momentum = float(getattr(optimizer, self._momentum_attribute))
+            setattr(
+                optimizer,
+                self._momentum_attribute,
+                ScheduledValue(self._nominal_momentum, self._scheduled_momentum),
+            )
+        self._installed = True
+        self._model.make_train_function(force=True)
+
+    def restore(self):
+        """Gives the optimizer back its compiled learning rate and momentum."""
+        if not self._installed:
+            return
+        self._optimizer._learning_rate = self._variable
+        if self._momentum_attribute is not None:
+            setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
+        self._installed = False
+        self._model.make_train_function(force=True)
+
+    def current_learning_rate(self):
+        """The learning rate of the optimizer's next step, as a float."""
+        return float(ops.convert_to_numpy(self._learning_rate_fn(self.position())))
+
+    def current_momentum(self):
+        """The momentum of the next step, or `None` if it is not driven."""
+        if self._momentum_fn is None:
+            return None
+        return float(ops.convert_to_numpy(self._momentum_fn(self.position())))
+
+    def _scheduled_learning_rate(self):
+        position = self.position()
+        if self._momentum_fn is not None and keras.backend.backend() == "torch":
+            momentum = float(ops.convert_to_numpy(self._momentum_fn(position)))
+            setattr(self._optimizer, self._momentum_attribute, momentum)
+        return self._learning_rate_fn(position)
+
+    def _scheduled_momentum(self):
+        return self._momentum_fn(self.position())

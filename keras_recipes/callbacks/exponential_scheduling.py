@@ -1,0 +1,70 @@
+"""`ExponentialScheduling`: exponential decay of the learning rate as a callback."""
+
+import keras
+
+from keras_recipes._validation import check_number
+from keras_recipes.callbacks._scheduling import (
+    SchedulingCallback,
+    check_steps_or_epochs,
+    resolve_steps,
+)
+
+
+class ExponentialScheduling(SchedulingCallback):
+    """lr(t) = initial_learning_rate * decay_rate ** (t / decay_steps), per step.
+
+    Runs Keras's own `ExponentialDecay` inside the train step; `t` counts the
+    fit's steps from `initial_epoch * steps_per_epoch`. With the default
+    `decay_rate=0.1` the rate drops tenfold every `decay_steps` steps.
+
+    Args:
+        initial_learning_rate: Learning rate at step 0. Defaults to the
+            optimizer's compiled learning rate.
+        decay_steps: Steps over which the rate is multiplied by `decay_rate`.
+        decay_epochs: The same in epochs (give one of the two).
+        decay_rate: The factor per `decay_steps`. Must be in (0, 1].
+        staircase: Whether to decay in whole steps of `decay_steps`.
+        steps_per_epoch: Optimizer steps per epoch, for data of unknown length.
+
+    Raises:
+        ValueError: On a bad argument; at `on_train_begin` if the optimizer
+            has no float learning rate.
+
+    Example:
+
+    >>> model.fit(x, y, epochs=30, callbacks=[ExponentialScheduling(decay_epochs=20)])
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate=None,
+        decay_steps=None,
+        decay_epochs=None,
+        decay_rate=0.1,
+        staircase=False,
+        steps_per_epoch=None,
+    ):
+        super().__init__(steps_per_epoch=steps_per_epoch)
+        if initial_learning_rate is not None:
+            initial_learning_rate = check_number(
+                "initial_learning_rate", initial_learning_rate, low=0, low_open=True
+            )
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps, self.decay_epochs = check_steps_or_epochs(
+            "decay_steps", decay_steps, "decay_epochs", decay_epochs, required=True
+        )
+        self.decay_rate = check_number(
+            "decay_rate", decay_rate, low=0, high=1, low_open=True
+        )
+        self.staircase = bool(staircase)
+
+    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
+        self.schedule = keras.optimizers.schedules.ExponentialDecay(
+            self.initial_learning_rate or compiled_learning_rate,
+            decay_steps=resolve_steps(
+                self.decay_steps, self.decay_epochs, steps_per_epoch
+            ),
+            decay_rate=self.decay_rate,
+            staircase=self.staircase,
+        )
+        return self.schedule, None

@@ -1,0 +1,109 @@
+"""`OneCycle`: the 1cycle policy as a callback, momentum cycled too."""
+
+import functools
+
+from keras_recipes._validation import check_number
+from keras_recipes.callbacks._scheduling import (
+    SchedulingCallback,
+    check_steps_or_epochs,
+    resolve_steps,
+)
+from keras_recipes.schedules.one_cycle import OneCycleSchedule
+
+
+class OneCycle(SchedulingCallback):
+    """Trains with Smith's 1cycle policy, whatever learning rate was compiled.
+
+    During the fit the optimizer follows exactly
+    `OneCycleSchedule(max_learning_rate, total_steps=<steps of the fit>, ...)`
+    with the same defaults (cosine form: start at max / 25, peak at 25 % of
+    the steps, end at start / 1e5), evaluated inside the compiled train step.
+    With `cycle_momentum=True` the momentum (`SGD.momentum`, or `beta_1` of
+    Adam, AdamW, Adamax, Nadam) moves inversely, from `max_momentum` down to
+    `min_momentum` at the peak and back, and really changes the update on
+    every backend. After the fit the optimizer has its compiled values again.
+
+    The cycle spans `fit(epochs=...)` unless `total_steps` or `total_epochs`
+    is given; `fit(initial_epoch=k)` starts `k` epochs into it.
+
+    Args:
+        max_learning_rate: The peak learning rate (e.g. from the LR finder).
+        total_steps: Length of the cycle in optimizer steps.
+        total_epochs: Length of the cycle in epochs (or give `total_steps`).
+        shape: `"cosine"` (default) or `"linear"` (three phases); see
+            `OneCycleSchedule` for the formulas and defaults of `pct_start`,
+            `div_factor` and `final_div_factor` (fastai's names).
+        pct_start: Fraction of the cycle spent rising.
+        div_factor: initial learning rate = max_learning_rate / div_factor.
+        final_div_factor: final learning rate = initial / final_div_factor.
+        cycle_momentum: Whether to cycle the momentum.
+        max_momentum: Momentum at the ends of the cycle (fastai's `moms[0]`).
+        min_momentum: Momentum at the peak of the learning rate.
+        steps_per_epoch: Optimizer steps per epoch, for data of unknown length.
+
+    Raises:
+        ValueError: On a bad argument; at `on_train_begin`, if the optimizer
+            has a schedule instead of a float learning rate, or its momentum
+            cannot be cycled (then pass `cycle_momentum=False`).
+
+    Example:
+
+    >>> model.compile(optimizer=keras.optimizers.SGD(momentum=0.9), loss=...)
+    >>> model.fit(x, y, epochs=10, callbacks=[OneCycle(max_learning_rate=0.1)])
+
+    Reference:
+        L. N. Smith, arXiv:1803.09820; fastai `fit_one_cycle`.
+    """
+
+    def __init__(
+        self,
+        max_learning_rate,
+        total_steps=None,
+        total_epochs=None,
+        shape="cosine",
+        pct_start=None,
+        div_factor=None,
+        final_div_factor=None,
+        cycle_momentum=True,
+        max_momentum=0.95,
+        min_momentum=0.85,
+        steps_per_epoch=None,
+    ):
+        super().__init__(steps_per_epoch=steps_per_epoch)
+        self.total_steps, self.total_epochs = check_steps_or_epochs(
+            "total_steps", total_steps, "total_epochs", total_epochs, required=False
+        )
+        self.max_learning_rate = max_learning_rate
+        self.shape = shape
+        self.pct_start = pct_start
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
+        # Builds one schedule now so that its arguments are checked now.
+        self._make_schedule(total_steps=1)
+        self.cycle_momentum = bool(cycle_momentum)
+        self.max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
+        self.min_momentum = check_number(
+            "min_momentum", min_momentum, low=0, high=self.max_momentum
+        )
+
+    def _make_schedule(self, total_steps):
+        return OneCycleSchedule(
+            max_learning_rate=self.max_learning_rate,
+            total_steps=total_steps,
+            shape=self.shape,
+            pct_start=self.pct_start,
+            div_factor=self.div_factor,
+            final_div_factor=self.final_div_factor,
+        )
+
+    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
+        total = resolve_steps(self.total_steps, self.total_epochs, steps_per_epoch)
+        self.schedule = self._make_schedule(total or total_steps)
+        momentum_fn = None
+        if self.cycle_momentum:
+            momentum_fn = functools.partial(
+                self.schedule.momentum,
+                max_momentum=self.max_momentum,
+                min_momentum=self.min_momentum,
+            )
+        return self.schedule, momentum_fn
