@@ -6,6 +6,7 @@ from keras_recipes import callbacks, schedules
 from keras_recipes.callbacks import (
     ExponentialScheduling,
     OneCycle,
+    PerformanceScheduling,
     PiecewiseConstantScheduling,
     PowerScheduling,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "LinearWarmup",
     "OneCycle",
     "OneCycleSchedule",
+    "PerformanceScheduling",
     "PiecewiseConstantScheduling",
     "PowerDecay",
     "PowerScheduling",

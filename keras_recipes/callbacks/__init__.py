@@ -2,6 +2,7 @@
 
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
 from keras_recipes.callbacks.one_cycle import OneCycle
+from keras_recipes.callbacks.performance_scheduling import PerformanceScheduling
 from keras_recipes.callbacks.piecewise_constant_scheduling import (
     PiecewiseConstantScheduling,
 )
@@ -10,6 +11,7 @@ from keras_recipes.callbacks.power_scheduling import PowerScheduling
 __all__ = [
     "ExponentialScheduling",
     "OneCycle",
+    "PerformanceScheduling",
     "PiecewiseConstantScheduling",
     "PowerScheduling",
 ]

@@ -142,9 +142,11 @@ class ScheduledValue(float):
 class ScheduleDriver:
     """Makes `optimizer` follow `learning_rate_fn` (and `momentum_fn`) per step.
 
+    The methods that touch the optimizer take the model: pass `self.model`
+    from a callback, whose access syncs the JAX state into the variables.
+
     Args:
-        model: The compiled model (its train function is rebuilt so that the
-            compiled step picks the schedules up, and again on `restore`).
+        optimizer: The model's optimizer.
         learning_rate_fn: Function of the float32 position tensor returning
             the learning rate.
         momentum_fn: Optional function of the position returning the momentum.
@@ -154,10 +156,8 @@ class ScheduleDriver:
             `momentum_fn` is given for an optimizer without momentum.
     """
 
-    def __init__(self, model, learning_rate_fn, momentum_fn=None):
-        optimizer = model.optimizer
+    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None):
         require_float_learning_rate(optimizer)
-        self._model = model
         self._optimizer = optimizer
         self._learning_rate_fn = learning_rate_fn
         self._momentum_fn = momentum_fn
@@ -185,10 +185,12 @@ class ScheduleDriver:
         """The schedule position of the optimizer's current step (float32)."""
         return ops.cast(self._optimizer.iterations - self._offset, "float32")
 
-    def install(self, start_position):
+    def install(self, model, start_position):
         """Puts the schedules into the optimizer from its next step on.
 
         Args:
+            model: The model (its train function is rebuilt so that the
+                compiled step picks the schedules up).
             start_position: The schedule position of the optimizer's next step
                 (`initial_epoch * steps_per_epoch` at the start of a fit).
         """
@@ -211,9 +213,9 @@ class ScheduleDriver:
                 ScheduledValue(self._nominal_momentum, self._scheduled_momentum),
             )
         self._installed = True
-        self._model.make_train_function(force=True)
+        model.make_train_function(force=True)
 
-    def restore(self):
+    def restore(self, model):
         """Gives the optimizer back its compiled learning rate and momentum."""
         if not self._installed:
             return
@@ -221,14 +223,16 @@ class ScheduleDriver:
         if self._momentum_attribute is not None:
             setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
         self._installed = False
-        self._model.make_train_function(force=True)
+        model.make_train_function(force=True)
 
-    def current_learning_rate(self):
+    def current_learning_rate(self, model):
         """The learning rate of the optimizer's next step, as a float."""
+        del model  # Taken so that the caller syncs the JAX state.
         return float(ops.convert_to_numpy(self._learning_rate_fn(self.position())))
 
-    def current_momentum(self):
+    def current_momentum(self, model):
         """The momentum of the next step, or `None` if it is not driven."""
+        del model  # Taken so that the caller syncs the JAX state.
         if self._momentum_fn is None:
             return None
         return float(ops.convert_to_numpy(self._momentum_fn(self.position())))

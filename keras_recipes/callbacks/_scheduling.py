@@ -61,28 +61,28 @@ class SchedulingCallback(keras.callbacks.Callback):
             steps_per_epoch=steps_per_epoch,
             compiled_learning_rate=compiled_learning_rate(model.optimizer),
         )
-        self._driver = ScheduleDriver(model, learning_rate_fn, momentum_fn)
+        self._driver = ScheduleDriver(model.optimizer, learning_rate_fn, momentum_fn)
         self._resolved_steps_per_epoch = steps_per_epoch
         self._installed = False
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._installed:
-            self.model  # Syncs the JAX state before the optimizer is read.
-            self._driver.install(start_position=epoch * self._resolved_steps_per_epoch)
+            self._driver.install(
+                self.model, start_position=epoch * self._resolved_steps_per_epoch
+            )
             self._installed = True
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        self.model  # Syncs the JAX state before the optimizer is read.
-        logs["learning_rate"] = self._driver.current_learning_rate()
-        momentum = self._driver.current_momentum()
+        logs["learning_rate"] = self._driver.current_learning_rate(self.model)
+        momentum = self._driver.current_momentum(self.model)
         if momentum is not None:
             logs["momentum"] = momentum
 
     def on_train_end(self, logs=None):
         if self._driver is not None:
-            self._driver.restore()
+            self._driver.restore(self.model)
         self._driver = None
 
 
@@ -112,4 +112,3 @@ def check_steps_or_epochs(name_steps, steps, name_epochs, epochs, *, required):
     if epochs is not None:
         epochs = check_number(name_epochs, epochs, low=0, low_open=True)
     return steps, epochs
-

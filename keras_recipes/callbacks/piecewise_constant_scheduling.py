@@ -38,6 +38,11 @@ class PiecewiseConstantScheduling(SchedulingCallback):
         super().__init__(steps_per_epoch=steps_per_epoch)
         self.boundaries, self.values = check_piecewise(boundaries, values)
         self.unit = check_choice("unit", unit, ("epoch", "step"))
+        if unit == "step" and any(b != int(b) for b in self.boundaries):
+            raise ValueError(
+                "`boundaries` must be whole steps when unit='step'. "
+                f"Received: boundaries={boundaries}"
+            )
 
     def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
         if self.unit == "epoch":

@@ -54,8 +54,9 @@ def check_piecewise(boundaries, values):
             "`values` must have one more element than `boundaries`. Received: "
             f"len(boundaries)={len(boundaries)}, len(values)={len(values)}"
         )
-    if any(b1 >= b2 for b1, b2 in zip(boundaries, boundaries[1:])):
+    if any(b1 >= b2 for b1, b2 in zip(boundaries[:-1], boundaries[1:], strict=True)):
         raise ValueError(
-            f"`boundaries` must be strictly increasing. Received: boundaries={boundaries}"
+            "`boundaries` must be strictly increasing. "
+            f"Received: boundaries={boundaries}"
         )
     return boundaries, values

@@ -42,7 +42,9 @@ class PowerDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.initial_learning_rate = check_number(
             "initial_learning_rate", initial_learning_rate, low=0, low_open=True
         )
-        self.decay_steps = check_number("decay_steps", decay_steps, low=0, low_open=True)
+        self.decay_steps = check_number(
+            "decay_steps", decay_steps, low=0, low_open=True
+        )
         self.power = check_number("power", power, low=0)
         self.name = name
 

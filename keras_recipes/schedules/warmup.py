@@ -61,9 +61,9 @@ class LinearWarmup(_Schedule):
     def __call__(self, step):
         step = ops.cast(step, "float32")
         target = self._after(ops.zeros_like(step))
-        warming = self.initial_learning_rate + (
-            target - self.initial_learning_rate
-        ) * (step / self.warmup_steps)
+        warming = self.initial_learning_rate + (target - self.initial_learning_rate) * (
+            step / self.warmup_steps
+        )
         following = self._after(ops.maximum(step - self.warmup_steps, 0.0))
         return ops.where(step < self.warmup_steps, warming, following)
 
