@@ -179,11 +179,15 @@ def one_cycle_curve(step, total_steps, pct_start, *, start, peak, end, shape):
     )
 
 
+# Both interpolations are written as convex combinations, exact at q = 0 and
+# q = 1 in float32: `a + (b - a) * ...` would lose a tiny `b` (the final
+# learning rate, ~1e-7 of the peak) to cancellation.
 def _cosine(a, b, q):
-    q = ops.clip(q, 0.0, 1.0)
-    return a + (b - a) * (1.0 - ops.cos(math.pi * q)) / 2.0
+    # a + (b - a) * (1 - cos(pi q)) / 2, as a cos^2 + b sin^2 of (pi q / 2).
+    half_angle = (math.pi / 2.0) * ops.clip(q, 0.0, 1.0)
+    return a * ops.square(ops.cos(half_angle)) + b * ops.square(ops.sin(half_angle))
 
 
 def _linear(a, b, q):
     q = ops.clip(q, 0.0, 1.0)
-    return a + (b - a) * q
+    return a * (1.0 - q) + b * q

@@ -1,0 +1,64 @@
+"""Shared fixtures: a seed for every test and a probe model that reveals the LR."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+BACKEND = keras.backend.backend()
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    keras.utils.set_random_seed(1234)
+
+
+@keras.saving.register_keras_serializable(package="keras_recipes_tests")
+def mean_prediction(y_true, y_pred):
+    """Loss whose gradient with respect to a bias-free linear unit is mean(x)."""
+    del y_true
+    return ops.mean(y_pred)
+
+
+def probe_model(optimizer, num_inputs=1, steps_per_execution=1):
+    """A single bias-free linear unit, kernel 0, loss = mean prediction.
+
+    With inputs of ones the gradient is exactly 1 at every step, so plain SGD
+    moves the kernel by -lr: the weights record the learning rate of every
+    optimizer step.
+    """
+    model = keras.Sequential(
+        [
+            keras.Input((num_inputs,)),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=mean_prediction,
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def ones(num_samples, num_inputs=1):
+    return (
+        np.ones((num_samples, num_inputs), "float32"),
+        np.zeros((num_samples, 1), "float32"),
+    )
+
+
+class KernelRecorder(keras.callbacks.Callback):
+    """Test-only: the kernel after every batch hook (every N steps with
+    steps_per_execution=N)."""
+
+    def on_train_begin(self, logs=None):
+        self.kernels = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.kernels.append(np.array(self.model.layers[0].kernel.numpy()).ravel())
+
+
+def steps_per_execution_values():
+    """steps_per_execution > 1 is rejected by the PyTorch backend (FACTS.md)."""
+    return [1] if BACKEND == "torch" else [1, 4]
