@@ -74,7 +74,10 @@ def test_one_cycle_momentum_is_inverse_of_learning_rate(shape):
     steps = np.arange(0, 201)
     lr = values(schedule, steps)
     momentum = np.array(
-        [float(schedule.momentum(s, max_momentum=0.95, min_momentum=0.85)) for s in steps]
+        [
+            float(schedule.momentum(s, max_momentum=0.95, min_momentum=0.85))
+            for s in steps
+        ]
     )
     peak = int(np.argmax(lr))
     assert momentum[0] == pytest.approx(0.95)
@@ -168,11 +171,17 @@ def test_model_with_schedule_saves_and_loads(tmp_path, schedule):
     "make, match",
     [
         (lambda: PowerDecay(0, 10), r"`initial_learning_rate` must be > 0. Received: "),
-        (lambda: PowerDecay(0.1, 0), r"`decay_steps` must be > 0. Received: decay_steps"),
+        (
+            lambda: PowerDecay(0.1, 0),
+            r"`decay_steps` must be > 0. Received: decay_steps",
+        ),
         (lambda: PowerDecay(0.1, 10, -1), r"`power` must be >= 0. Received: power=-1"),
         (lambda: PowerDecay(0.1, math.inf), r"`decay_steps` must be finite"),
         (lambda: OneCycleSchedule(-1, 10), r"`max_learning_rate` must be > 0"),
-        (lambda: OneCycleSchedule(1, 0), r"`total_steps` must be >= 1. Received: total"),
+        (
+            lambda: OneCycleSchedule(1, 0),
+            r"`total_steps` must be >= 1. Received: total",
+        ),
         (
             lambda: OneCycleSchedule(1, 10, shape="triangle"),
             r"`shape` must be one of 'cosine', 'linear'. Received: shape='triangle'",

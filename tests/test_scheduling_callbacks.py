@@ -127,8 +127,15 @@ def test_second_fit_runs_the_schedule_again_and_optimizer_is_restored():
     for _ in range(2):
         recorder = KernelRecorder()
         start = float(model.layers[0].kernel.numpy()[0, 0])
-        model.fit(x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
-                  callbacks=[callback, recorder])
+        model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[callback, recorder],
+        )
         got = np.diff(-np.array(recorder.kernels)[:, 0], prepend=-start)
         np.testing.assert_allclose(
             got, expected_rates(PowerDecay(0.2, 3), 0, 16), rtol=1e-4
@@ -184,7 +191,12 @@ def test_one_cycle_cycles_momentum_in_the_compiled_step(optimizer_name, spe, tmp
     recorder = KernelRecorder()
     checkpoint = keras.callbacks.ModelCheckpoint(tmp_path / "mid_fit.keras")
     history = model.fit(
-        x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
         callbacks=[OneCycle(0.3), recorder, checkpoint],
     )
     grads = [x[i * BATCH : (i + 1) * BATCH].mean(axis=0) for i in range(8)] * 2
@@ -220,8 +232,14 @@ def test_one_cycle_cycles_momentum_in_the_compiled_step(optimizer_name, spe, tmp
 def test_cycle_momentum_false_leaves_momentum_alone():
     model = probe_model(keras.optimizers.SGD(0.01, momentum=0.9))
     x, y = ones(32)
-    history = model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0,
-                        callbacks=[OneCycle(0.1, cycle_momentum=False)])
+    history = model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=1,
+        verbose=0,
+        callbacks=[OneCycle(0.1, cycle_momentum=False)],
+    )
     assert "momentum" not in history.history
 
 
@@ -269,8 +287,13 @@ def test_unknown_steps_per_epoch_is_an_error():
             yield x, y
 
     with pytest.raises(ValueError, match=r"Pass `steps_per_epoch` to the callback"):
-        model.fit(batches(), epochs=1, steps_per_epoch=None, verbose=0,
-                  callbacks=[PowerScheduling(decay_steps=2)])
+        model.fit(
+            batches(),
+            epochs=1,
+            steps_per_epoch=None,
+            verbose=0,
+            callbacks=[PowerScheduling(decay_steps=2)],
+        )
 
 
 @pytest.mark.parametrize(

@@ -10,17 +10,37 @@ from keras_recipes._validation import check_choice, check_number
 
 MODES = ("auto", "min", "max")
 
-# Metric names whose larger values are better, for `mode="auto"`.
+# Parts of metric names that tell their direction, for `mode="auto"`.
 _HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "iou", "r2")
+_LOWER_IS_BETTER = (
+    "loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge",
+    "kl_divergence", "poisson", "logcosh",
+)  # fmt: skip
 
 
 def resolve_mode(monitor, mode):
-    """Returns `"min"` or `"max"` for `monitor` (`"auto"` guesses from the name)."""
+    """Returns `"min"` or `"max"` for `monitor`.
+
+    `"auto"` reads the direction from the metric's name (accuracy-like names
+    are maximised, loss- and error-like names minimised).
+
+    Raises:
+        ValueError: If `mode` is invalid, or `"auto"` and the name tells
+            nothing.
+    """
     check_choice("mode", mode, MODES)
     if mode != "auto":
         return mode
-    name = monitor.lower().removeprefix("val_")
-    return "max" if any(key in name for key in _HIGHER_IS_BETTER) else "min"
+    name = monitor.lower()
+    if any(key in name for key in _HIGHER_IS_BETTER):
+        return "max"
+    if any(key in name for key in _LOWER_IS_BETTER):
+        return "min"
+    raise ValueError(
+        f"mode='auto' cannot tell whether `{monitor}` should be minimised or "
+        "maximised. Pass mode='min' or mode='max'. "
+        f"Received: monitor={monitor!r}, mode='auto'"
+    )
 
 
 class Monitor:
@@ -29,7 +49,7 @@ class Monitor:
     Args:
         monitor: Key of the epoch logs, e.g. `"val_loss"`.
         mode: `"min"`, `"max"` or `"auto"` (from the name: accuracy-like
-            metrics are maximised, the rest minimised).
+            metrics are maximised, loss- and error-like ones minimised).
         min_delta: Smallest change that counts as an improvement (>= 0).
         owner: Name of the callback, for error messages.
 
