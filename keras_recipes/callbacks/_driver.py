@@ -142,8 +142,9 @@ class ScheduledValue(float):
 class ScheduleDriver:
     """Makes `optimizer` follow `learning_rate_fn` (and `momentum_fn`) per step.
 
-    The methods that touch the optimizer take the model: pass `self.model`
-    from a callback, whose access syncs the JAX state into the variables.
+    The methods that read or change the optimizer take the model: pass
+    `self.model` from a callback, whose access syncs the JAX state into the
+    variables (FACTS.md: a cached optimizer reference reads stale values).
 
     Args:
         optimizer: The model's optimizer.
@@ -181,9 +182,14 @@ class ScheduleDriver:
         self._offset = 0
         self._installed = False
 
-    def position(self):
-        """The schedule position of the optimizer's current step (float32)."""
-        return ops.cast(self._optimizer.iterations - self._offset, "float32")
+    @property
+    def installed(self):
+        """Whether the schedules are in the optimizer now."""
+        return self._installed
+
+    def position(self, iterations):
+        """The schedule position (float32) of the step after `iterations`."""
+        return ops.cast(iterations - self._offset, "float32")
 
     def install(self, model, start_position):
         """Puts the schedules into the optimizer from its next step on.
@@ -226,23 +232,25 @@ class ScheduleDriver:
         model.make_train_function(force=True)
 
     def current_learning_rate(self, model):
-        """The learning rate of the optimizer's next step, as a float."""
-        del model  # Taken so that the caller syncs the JAX state.
-        return float(ops.convert_to_numpy(self._learning_rate_fn(self.position())))
+        """The learning rate of the model's next step, as a float."""
+        position = self.position(model.optimizer.iterations)
+        return float(ops.convert_to_numpy(self._learning_rate_fn(position)))
 
     def current_momentum(self, model):
-        """The momentum of the next step, or `None` if it is not driven."""
-        del model  # Taken so that the caller syncs the JAX state.
+        """The momentum of the model's next step, or `None` if not driven."""
         if self._momentum_fn is None:
             return None
-        return float(ops.convert_to_numpy(self._momentum_fn(self.position())))
+        position = self.position(model.optimizer.iterations)
+        return float(ops.convert_to_numpy(self._momentum_fn(position)))
+
+    # The two functions below run inside the compiled train step.
 
     def _scheduled_learning_rate(self):
-        position = self.position()
+        position = self.position(self._optimizer.iterations)
         if self._momentum_fn is not None and keras.backend.backend() == "torch":
             momentum = float(ops.convert_to_numpy(self._momentum_fn(position)))
             setattr(self._optimizer, self._momentum_attribute, momentum)
         return self._learning_rate_fn(position)
 
     def _scheduled_momentum(self):
-        return self._momentum_fn(self.position())
+        return self._momentum_fn(self.position(self._optimizer.iterations))

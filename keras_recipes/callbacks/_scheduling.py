@@ -63,14 +63,13 @@ class SchedulingCallback(keras.callbacks.Callback):
         )
         self._driver = ScheduleDriver(model.optimizer, learning_rate_fn, momentum_fn)
         self._resolved_steps_per_epoch = steps_per_epoch
-        self._installed = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self._installed:
+        # The first epoch of the fit tells where in the schedule it starts.
+        if not self._driver.installed:
             self._driver.install(
                 self.model, start_position=epoch * self._resolved_steps_per_epoch
             )
-            self._installed = True
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
