@@ -5,11 +5,14 @@ __version__ = "0.1.0"
 from keras_recipes import callbacks, schedules
 from keras_recipes.callbacks import (
     ExponentialScheduling,
+    LRFinder,
     OneCycle,
     PerformanceScheduling,
     PiecewiseConstantScheduling,
     PowerScheduling,
 )
+from keras_recipes.lr_finder.find import find_learning_rate
+from keras_recipes.lr_finder.result import LRFinderResult
 from keras_recipes.schedules import (
     LinearWarmup,
     OneCycleSchedule,
@@ -19,6 +22,8 @@ from keras_recipes.schedules import (
 
 __all__ = [
     "ExponentialScheduling",
+    "LRFinder",
+    "LRFinderResult",
     "LinearWarmup",
     "OneCycle",
     "OneCycleSchedule",
@@ -28,5 +33,6 @@ __all__ = [
     "PowerScheduling",
     "ScaledSchedule",
     "callbacks",
+    "find_learning_rate",
     "schedules",
 ]

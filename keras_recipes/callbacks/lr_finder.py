@@ -1,0 +1,254 @@
+"""`LRFinder`: the learning-rate range test as a callback."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_recipes._validation import check_choice, check_number, check_positive_int
+from keras_recipes.callbacks._driver import ScheduleDriver
+from keras_recipes.lr_finder.algorithms import (
+    SUGGESTERS,
+    divergence_index,
+    smooth,
+    suggest_all,
+)
+from keras_recipes.lr_finder.result import LRFinderResult
+
+MODES = ("exponential", "linear")
+
+
+class Sweep:
+    """The learning rate of step t of the sweep (in-graph and in NumPy).
+
+    exponential: lr(t) = min * (max / min) ** (t / (num_steps - 1))
+    linear:      lr(t) = min + (max - min) * t / (num_steps - 1)
+    Steps past the end keep `max`.
+    """
+
+    def __init__(self, min_learning_rate, max_learning_rate, num_steps, mode):
+        self.min_learning_rate = min_learning_rate
+        self.max_learning_rate = max_learning_rate
+        self.num_steps = num_steps
+        self.mode = mode
+
+    def __call__(self, step, backend=ops):
+        fraction = backend.minimum(step / (self.num_steps - 1), 1.0)
+        low, high = self.min_learning_rate, self.max_learning_rate
+        if self.mode == "exponential":
+            return low * backend.power(high / low, fraction)
+        return low + (high - low) * fraction
+
+    def values(self, first, stop):
+        """Learning rates of steps `first` to `stop - 1`, as NumPy."""
+        return self(np.arange(first, stop, dtype="float64"), backend=np)
+
+
+class LRFinder(keras.callbacks.Callback):
+    """Sweeps the learning rate up during a fit and records the loss per batch.
+
+    The LR range test (Smith; fastai's `lr_find`): over `num_steps` optimizer
+    steps the learning rate grows from `min_learning_rate` to
+    `max_learning_rate` (evaluated inside the compiled train step, exact with
+    `steps_per_execution`), the loss of every batch is recorded (Keras's logs
+    hold a running mean; the callback resets the metrics before each batch so
+    the logged loss is that batch's), and the sweep stops early when the
+    smoothed loss exceeds `divergence_threshold` times its best or turns
+    NaN/Inf. Then **the model is restored exactly**: every model variable
+    bit for bit and the optimizer's state (iterations, slots, learning rate;
+    an optimizer not built before the sweep is left built, at its initial
+    values).
+
+    The callback ends the fit when the sweep is over; prefer
+    `keras_recipes.find_learning_rate`, which runs the fit for you.
+
+    Args:
+        min_learning_rate: First learning rate of the sweep (> 0).
+        max_learning_rate: Last learning rate (> min_learning_rate).
+        num_steps: Optimizer steps in the sweep (>= 10).
+        mode: `"exponential"` (default) or `"linear"` sweep.
+        divergence_threshold: Stop when the smoothed loss exceeds this times
+            its best (> 1); `None` stops only on NaN/Inf.
+        beta: Smoothing factor of the moving average (fastai: 0.98).
+        method: Default suggestion: `"valley"` (fastai's default),
+            `"steep"` (Lightning's), `"minimum"` (min / 10) or `"slide"`.
+        validation_data: Optional `(x, y)` arrays: sweep on the loss on them
+            after each step instead of the training batch's loss. Keep it
+            small (one batch, e.g. 256 samples): it is evaluated every step.
+        verbose: 1 prints progress and the result, 0 is silent.
+
+    Attributes:
+        result: The `LRFinderResult` of the last sweep (`None` before).
+
+    Raises:
+        ValueError: On a bad argument; at `on_train_begin` if the optimizer
+            has no float learning rate.
+
+    Example:
+
+    >>> finder = LRFinder(num_steps=100)
+    >>> model.fit(x, y, epochs=10, callbacks=[finder], verbose=0)
+    >>> finder.result.suggestion, finder.result.plot("lr_finder.png")
+
+    Reference:
+        L. N. Smith, "Cyclical Learning Rates for Training Neural Networks",
+        arXiv:1506.01186, section 3.3.
+    """
+
+    def __init__(
+        self,
+        min_learning_rate=1e-7,
+        max_learning_rate=10.0,
+        num_steps=100,
+        mode="exponential",
+        divergence_threshold=4.0,
+        beta=0.98,
+        method="valley",
+        validation_data=None,
+        verbose=1,
+    ):
+        super().__init__()
+        self.min_learning_rate = check_number(
+            "min_learning_rate", min_learning_rate, low=0, low_open=True
+        )
+        self.max_learning_rate = check_number(
+            "max_learning_rate", max_learning_rate, low=0, low_open=True
+        )
+        if self.min_learning_rate >= self.max_learning_rate:
+            raise ValueError(
+                "`min_learning_rate` must be < `max_learning_rate`. Received: "
+                f"min_learning_rate={min_learning_rate}, "
+                f"max_learning_rate={max_learning_rate}"
+            )
+        self.num_steps = check_positive_int("num_steps", num_steps)
+        if self.num_steps < 10:
+            raise ValueError(
+                f"`num_steps` must be >= 10. Received: num_steps={num_steps}"
+            )
+        self.mode = check_choice("mode", mode, MODES)
+        if divergence_threshold is not None:
+            divergence_threshold = check_number(
+                "divergence_threshold", divergence_threshold, low=1, low_open=True
+            )
+        self.divergence_threshold = divergence_threshold
+        self.beta = check_number("beta", beta, low=0, high=1, high_open=True)
+        self.method = check_choice("method", method, tuple(SUGGESTERS))
+        if validation_data is not None and (
+            not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
+        ):
+            raise TypeError(
+                "`validation_data` must be a tuple `(x, y)`. "
+                f"Received: validation_data of type {type(validation_data).__name__}"
+            )
+        self.validation_data = validation_data
+        self.verbose = verbose
+        self.result = None
+        self._sweep = Sweep(
+            self.min_learning_rate, self.max_learning_rate, self.num_steps, self.mode
+        )
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        optimizer = model.optimizer
+        self._driver = ScheduleDriver(optimizer, self._sweep)
+        if not model.built:
+            raise ValueError(
+                "The LR finder needs a built model, to save its weights before "
+                "the sweep. Give the model an `Input`, or call it on a batch "
+                "(or `model.build(input_shape)`) first."
+            )
+        if not optimizer.built:
+            # Its slots would appear during the sweep; create them now so that
+            # their initial values are restored afterwards.
+            optimizer.build(model.trainable_variables)
+        self._saved_model = [_copy(v) for v in model.variables]
+        self._saved_optimizer = [_copy(v) for v in optimizer.variables]
+        self._start = _to_int(optimizer.iterations)
+        self._done = 0
+        self._learning_rates, self._losses = [], []
+        self._stopped_reason = None
+        self._driver.install(model, start_position=0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Without this, logs["loss"] is the mean since the epoch began.
+        self.model.reset_metrics()
+
+    def on_train_batch_end(self, batch, logs=None):
+        model = self.model
+        done = _to_int(model.optimizer.iterations) - self._start
+        rates = self._sweep.values(self._done, done)
+        self._learning_rates.append(float(np.exp(np.log(rates).mean())))
+        self._done = done
+        if self.validation_data is not None:
+            x, y = self.validation_data
+            loss = model.test_on_batch(x, y, return_dict=True)["loss"]
+        else:
+            loss = (logs or {})["loss"]
+        self._losses.append(float(loss))
+        self._report_progress()
+        smoothed = smooth(self._losses, self.beta)
+        diverged = divergence_index(smoothed, self.divergence_threshold)
+        if diverged is not None:
+            kind = (
+                "non-finite loss"
+                if not math.isfinite(smoothed[diverged])
+                else f"loss above {self.divergence_threshold:g}x its best"
+            )
+            self._stop(f"diverged ({kind}) at lr={self._learning_rates[-1]:.3g}")
+        elif done >= self.num_steps:
+            self._stop(f"completed {self.num_steps} steps")
+
+    def _stop(self, reason):
+        self._stopped_reason = reason
+        self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        model = self.model
+        self._driver.restore(model)
+        for variable, value in zip(model.variables, self._saved_model, strict=True):
+            variable.assign(value)
+        for variable, value in zip(
+            model.optimizer.variables, self._saved_optimizer, strict=True
+        ):
+            variable.assign(value)
+        model.reset_metrics()
+        smoothed = smooth(self._losses, self.beta)
+        self.result = LRFinderResult(
+            learning_rates=self._learning_rates,
+            losses=self._losses,
+            smoothed_losses=[float(v) for v in smoothed],
+            suggestions=suggest_all(self._learning_rates, smoothed),
+            method=self.method,
+            stopped_reason=self._stopped_reason
+            or f"the data ended after {self._done} steps",
+            monitor="loss" if self.validation_data is None else "val_loss",
+            steps=self._done,
+        )
+        if self.verbose:
+            suggestion = self.result.suggestion
+            shown = (
+                "none (too few points)" if suggestion is None else f"{suggestion:.3g}"
+            )
+            print(
+                f"LR finder: {self.result.stopped_reason}; suggested learning rate "
+                f"({self.method}): {shown}"
+            )
+
+    def _report_progress(self):
+        if not self.verbose:
+            return
+        every = max(1, self.num_steps // 10)
+        if self._done // every != (self._done - 1) // every or len(self._losses) == 1:
+            print(
+                f"LR finder: step {self._done}/{self.num_steps}  "
+                f"lr {self._learning_rates[-1]:.3g}  loss {self._losses[-1]:.4g}"
+            )
+
+
+def _copy(variable):
+    return np.array(ops.convert_to_numpy(variable), copy=True)
+
+
+def _to_int(value):
+    return int(ops.convert_to_numpy(value))

@@ -1,0 +1,177 @@
+"""The LR range test's algorithms, as pure NumPy functions.
+
+Smoothing, the divergence rule and the four suggestion methods of fastai's
+`lr_find` (valley, slide, minimum / 10, steep), which also covers Lightning's
+single suggestion (steepest descent). Each suggestion function takes the
+learning rates and the smoothed losses of a clean curve (see `clean_curve`)
+and returns a learning rate.
+"""
+
+import math
+
+import numpy as np
+
+from keras_recipes._validation import check_number
+
+
+def smooth(losses, beta=0.98):
+    """Exponential moving average with bias correction (fastai's `AvgSmoothLoss`).
+
+    s_t = (beta * a_{t-1} + (1 - beta) * x_t) / (1 - beta ** (t + 1)), where
+    a is the uncorrected average (a_{-1} = 0). A non-finite loss makes every
+    later value NaN: nothing after it is trusted.
+
+    Args:
+        losses: 1-D sequence of losses.
+        beta: Smoothing factor in [0, 1); 0 returns the losses unchanged.
+
+    Returns:
+        A float64 array of the same length.
+    """
+    beta = check_number("beta", beta, low=0, high=1, high_open=True)
+    losses = np.asarray(losses, dtype="float64")
+    smoothed = np.empty_like(losses)
+    average = 0.0
+    poisoned = False
+    for t, loss in enumerate(losses):
+        poisoned = poisoned or not math.isfinite(loss)
+        if poisoned:
+            smoothed[t] = math.nan
+            continue
+        average = beta * average + (1 - beta) * loss
+        smoothed[t] = average / (1 - beta ** (t + 1))
+    return smoothed
+
+
+def divergence_index(smoothed, threshold=4.0):
+    """First index where the smoothed loss is non-finite or exceeds
+    `threshold` times the best (lowest) value before it; `None` if none.
+
+    `threshold=None` checks only for non-finite values.
+    """
+    best = math.inf
+    for t, value in enumerate(np.asarray(smoothed, dtype="float64")):
+        if not math.isfinite(value):
+            return t
+        if threshold is not None and t > 0 and value > threshold * best:
+            return t
+        best = min(best, value)
+    return None
+
+
+def clean_curve(learning_rates, smoothed, skip_start=None, skip_end=5):
+    """The part of the curve the suggestions use, as fastai's `lr_find` does.
+
+    Stops before the first non-finite value, then drops the first
+    `skip_start` points (default: a tenth of the sweep, where the average is
+    still settling) and the last `skip_end` (where the loss shoots up), unless
+    that would leave fewer than 3 points.
+
+    Returns:
+        `(learning_rates, smoothed)` as float64 arrays.
+    """
+    lrs = np.asarray(learning_rates, dtype="float64")
+    losses = np.asarray(smoothed, dtype="float64")
+    finite = np.isfinite(losses)
+    end = len(losses) if finite.all() else int(np.argmin(finite))
+    if skip_start is None:
+        skip_start = end // 10
+    stop = end - skip_end
+    if stop - skip_start < 3:
+        stop = end
+    return lrs[skip_start:stop], losses[skip_start:stop]
+
+
+def suggest_valley(learning_rates, losses):
+    """fastai's default: the middle of the longest decreasing stretch.
+
+    Finds the longest strictly decreasing subsequence of the losses and
+    returns the learning rate half-way into its middle third (fastai
+    `valley`: index = start + n/3 + n/6 of the stretch).
+    """
+    losses = np.asarray(losses, dtype="float64")
+    n = len(losses)
+    _check_length(n, 2, "valley")
+    lengths = np.ones(n, dtype=int)
+    for i in range(1, n):
+        shorter = losses[:i] > losses[i]
+        if shorter.any():
+            lengths[i] = lengths[:i][shorter].max() + 1
+    end = int(np.argmax(lengths))
+    start = end - int(lengths[end])
+    section = (end - start) / 3
+    index = max(0, start + int(section) + int(section / 2))
+    return float(np.asarray(learning_rates)[index])
+
+
+def suggest_steep(learning_rates, losses):
+    """The learning rate where the loss falls fastest against log(lr)
+    (fastai `steep`, Lightning's suggestion)."""
+    lrs = np.asarray(learning_rates, dtype="float64")
+    losses = np.asarray(losses, dtype="float64")
+    _check_length(len(losses), 2, "steep")
+    slopes = np.diff(losses) / np.diff(np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))])
+
+
+def suggest_minimum(learning_rates, losses):
+    """A tenth of the learning rate at the lowest loss (fastai `minimum`)."""
+    _check_length(len(losses), 1, "minimum")
+    return float(np.asarray(learning_rates)[int(np.argmin(losses))]) / 10.0
+
+
+def suggest_slide(learning_rates, losses, lr_diff=15, threshold=0.005):
+    """fastai's interval slide rule.
+
+    Walks an interval of `lr_diff` points down from the end of the curve
+    until the loss gradients at its two ends differ by at most `threshold`,
+    and returns the learning rate at its left end.
+    """
+    lrs = np.asarray(learning_rates, dtype="float64")
+    losses = np.asarray(losses, dtype="float64")
+    n = len(losses)
+    _check_length(n, 2, "slide")
+    lr_diff = min(lr_diff, n - 1)
+    gradient = np.gradient(losses)
+    right, left = n - 1, n - 1 - lr_diff
+    suggestion = lrs[left]
+    while left >= 0 and abs(gradient[right] - gradient[left]) > threshold:
+        suggestion = lrs[left]
+        right -= 1
+        left -= 1
+    return float(suggestion)
+
+
+SUGGESTERS = {
+    "valley": suggest_valley,
+    "steep": suggest_steep,
+    "minimum": suggest_minimum,
+    "slide": suggest_slide,
+}
+
+
+def suggest_all(learning_rates, smoothed):
+    """Every suggestion by name, computed on `clean_curve(...)`.
+
+    A method that has too few points gets `None`.
+    """
+    lrs, losses = clean_curve(learning_rates, smoothed)
+    suggestions = {}
+    for name, suggester in SUGGESTERS.items():
+        try:
+            suggestions[name] = suggester(lrs, losses)
+        except _TooShort:
+            suggestions[name] = None
+    return suggestions
+
+
+class _TooShort(ValueError):
+    pass
+
+
+def _check_length(n, minimum, method):
+    if n < minimum:
+        raise _TooShort(
+            f"The '{method}' suggestion needs at least {minimum} points of a "
+            f"finite loss curve; it has {n}."
+        )

@@ -1,0 +1,60 @@
+"""Figures, drawn with matplotlib's Agg backend (no display needed)."""
+
+from pathlib import Path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_MARKERS = {"valley": "o", "steep": "^", "minimum": "v", "slide": "s"}
+
+
+def plot_lr_finder(result, path):
+    """Loss against learning rate (log axis), with the suggestions marked.
+
+    Args:
+        result: An `LRFinderResult`.
+        path: Where to write the PNG.
+
+    Returns:
+        The path written, as a `pathlib.Path`.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lrs = np.asarray(result.learning_rates)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(lrs, result.losses, color="0.75", linewidth=1, label="loss per batch")
+    ax.plot(lrs, result.smoothed_losses, color="C0", linewidth=2, label="smoothed")
+    for name, lr in result.suggestions.items():
+        if lr is None:
+            continue
+        loss = np.interp(np.log(lr), np.log(lrs), result.smoothed_losses)
+        style = "default, " if name == result.method else ""
+        ax.plot(
+            [lr], [loss], _MARKERS.get(name, "o"), markersize=9,
+            label=f"{name} ({style}{lr:.2g})",
+        )  # fmt: skip
+    finite = np.asarray(result.smoothed_losses)
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        low, high = finite.min(), finite[: max(1, finite.size // 10)].max()
+        ax.set_ylim(low - 0.1 * abs(high - low), high + 0.5 * abs(high - low) + 1e-12)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(result.monitor)
+    ax.set_title(f"LR range test: {result.stopped_reason}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
