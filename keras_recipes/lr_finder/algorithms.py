@@ -116,7 +116,7 @@ def suggest_steep(learning_rates, losses):
 
 def suggest_minimum(learning_rates, losses):
     """A tenth of the learning rate at the lowest loss (fastai `minimum`)."""
-    _check_length(len(losses), 1, "minimum")
+    _check_length(len(losses), 2, "minimum")
     return float(np.asarray(learning_rates)[int(np.argmin(losses))]) / 10.0
 
 
