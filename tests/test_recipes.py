@@ -39,3 +39,16 @@ def test_train_smoke(tmp_path, capsys, schedule):
         rates = [float(r["learning_rate"]) for r in rows]
         assert rates[0] > 1e-3 and rates[1] == pytest.approx(0.1 / 25 / 1e5, rel=1e-3)
     assert any((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_find_lr_smoke(tmp_path, capsys):
+    find_lr = load_recipe("find_lr")
+    assert find_lr.main(["--smoke", "--log-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    saved = json.loads((tmp_path / "suggestions.json").read_text())
+    assert f"suggested learning rate: {saved['suggestion']:.3g}" in out
+    assert set(saved["suggestions"]) == {"valley", "steep", "minimum", "slide"}
+    assert 1e-7 <= saved["suggestion"] <= 10
+    assert (tmp_path / "lr_finder.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader((tmp_path / "lr_finder.csv").open()))
+    assert len(rows) == 20 and float(rows[0]["learning_rate"]) == pytest.approx(1e-7)

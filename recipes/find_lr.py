@@ -1,0 +1,110 @@
+"""Find a learning rate for the digits MLP with the LR range test.
+
+Builds the same small He-initialized ReLU MLP as `recipes/train.py` on
+scikit-learn's bundled digits, runs `keras_recipes.find_learning_rate`
+(exponential sweep, fastai's defaults), prints every suggestion and writes the
+curve as a plot and a CSV.
+
+Usage:
+    python recipes/find_lr.py
+    python recipes/find_lr.py --optimizer adam --num-steps 200
+    python recipes/find_lr.py --smoke            # seconds, for the tests
+
+Writes to --log-dir (default runs/find_lr-<time>): args.json,
+lr_finder.png, lr_finder.csv, suggestions.json.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+import keras_recipes
+from keras_recipes.data import load_digits
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--min-learning-rate", type=float, default=1e-7)
+    parser.add_argument("--max-learning-rate", type=float, default=10.0)
+    parser.add_argument("--num-steps", type=int, default=100)
+    parser.add_argument(
+        "--method", choices=("valley", "steep", "minimum", "slide"), default="valley"
+    )
+    parser.add_argument("--dataset", choices=("digits",), default="digits")
+    parser.add_argument("--log-dir", type=Path, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="a 20-step sweep")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.smoke:
+        args.num_steps = 20
+    log_dir = args.log_dir or Path("runs") / time.strftime("find_lr-%Y%m%d-%H%M%S")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    resolved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    (log_dir / "args.json").write_text(json.dumps(resolved, indent=2))
+    keras.utils.set_random_seed(args.seed)
+
+    data = load_digits(seed=args.seed)
+    model = keras.Sequential(
+        [keras.Input(data.x_train.shape[1:])]
+        + [
+            keras.layers.Dense(128, activation="relu", kernel_initializer="he_normal")
+            for _ in range(2)
+        ]
+        + [keras.layers.Dense(data.num_classes, activation="softmax")]
+    )
+    optimizer = (
+        keras.optimizers.SGD(0.01, momentum=0.9)
+        if args.optimizer == "sgd"
+        else keras.optimizers.Adam(1e-3)
+    )
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    result = keras_recipes.find_learning_rate(
+        model,
+        data.x_train,
+        data.y_train,
+        batch_size=args.batch_size,
+        min_learning_rate=args.min_learning_rate,
+        max_learning_rate=args.max_learning_rate,
+        num_steps=args.num_steps,
+        method=args.method,
+    )
+    plot = result.plot(log_dir / "lr_finder.png")
+    curve = result.to_csv(log_dir / "lr_finder.csv")
+    (log_dir / "suggestions.json").write_text(
+        json.dumps(
+            {
+                "suggestion": result.suggestion,
+                "method": result.method,
+                "suggestions": result.suggestions,
+                "stopped_reason": result.stopped_reason,
+            },
+            indent=2,
+        )
+    )
+    for name, lr in result.suggestions.items():
+        marker = "  <- default" if name == result.method else ""
+        shown = "n/a" if lr is None else f"{lr:.3g}"
+        print(f"  {name:8s} {shown}{marker}")
+    if result.suggestion is None:
+        print("suggested learning rate: none (the curve was too short)")
+    else:
+        print(f"suggested learning rate: {result.suggestion:.3g}")
+    print(f"plot: {plot}\ncurve: {curve}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
