@@ -117,3 +117,24 @@ def test_suggestions_ignore_what_follows_a_nan():
 def test_too_short_curves_give_none():
     suggestions = suggest_all(LRS[:2], [1.0, math.nan])
     assert suggestions == dict.fromkeys(["valley", "steep", "minimum", "slide"])
+
+
+def test_valley_skips_a_noise_free_plateau_that_fastai_counts():
+    # A loss that creeps down by 1e-6 a step, then falls from index 60 to 80.
+    x = np.arange(100)
+    losses = 3.0 - 1e-6 * x - np.clip((x - 60) / 20, 0, 1) * 2.0
+    losses[80:] += 0.5 * (x[80:] - 80)
+    fastai = int(np.argmin(np.abs(LRS - suggest_valley(LRS, losses, min_drop=0))))
+    ours = int(np.argmin(np.abs(LRS - suggest_valley(LRS, losses))))
+    assert fastai < 60  # fastai's valley starts on the plateau
+    assert 60 <= ours < 80  # ours lands in the descent
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_valley_lands_in_the_descent_of_a_noisy_curve(seed):
+    rng = np.random.default_rng(seed)
+    x = np.arange(100)
+    losses = 3.0 + 0.05 * rng.normal(size=100) - np.clip((x - 60) / 20, 0, 1) * 2.0
+    lr = suggest_valley(LRS, smooth(losses))
+    # The smoothed descent lags the raw one by a few points.
+    assert LRS[60] <= lr <= LRS[85]
