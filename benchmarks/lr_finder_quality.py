@@ -90,24 +90,27 @@ def quadratics_table(rows):
     lines = [
         "| problem | lr_max = 2/λmax | "
         + " | ".join(f"{m}: lr (lr_max/lr)" for m in METHODS)
-        + " | all in (lr_max/100, lr_max) |",
-        "|---" * (len(METHODS) + 3) + "|",
+        + " |",
+        "|---" * (len(METHODS) + 2) + "|",
     ]
+    passed = dict.fromkeys(METHODS, 0)
     for name, lr_max, result in rows:
-        cells, ok = [], True
+        cells = []
+        found = suggestions(result)
         for method in METHODS:
-            lr = result.suggestions[method]
+            lr = found[method]
             if lr is None:
                 cells.append("n/a")
-                ok = False
                 continue
-            ok = ok and lr_max / 100 <= lr < lr_max
-            cells.append(f"{lr:.3g} ({lr_max / lr:.3g})")
-        lines.append(
-            f"| {name} | {lr_max:.3g} | "
-            + " | ".join(cells)
-            + f" | {'yes' if ok else 'NO'} |"
-        )
+            ok = lr_max / 100 <= lr < lr_max
+            passed[method] += ok
+            cells.append(f"{lr:.3g} ({lr_max / lr:.3g}){'' if ok else ' ✗'}")
+        lines.append(f"| {name} | {lr_max:.3g} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| **in (lr_max/100, lr_max)** | | "
+        + " | ".join(f"**{passed[m]}/{len(rows)}**" for m in METHODS)
+        + " |"
+    )
     return "\n".join(lines)
 
 

@@ -4,12 +4,15 @@ __version__ = "0.1.0"
 
 from keras_recipes import callbacks, schedules
 from keras_recipes.callbacks import (
+    BestCheckpoint,
+    EarlyStopping,
     ExponentialScheduling,
     LRFinder,
     OneCycle,
     PerformanceScheduling,
     PiecewiseConstantScheduling,
     PowerScheduling,
+    ResumableBackup,
 )
 from keras_recipes.lr_finder.find import find_learning_rate
 from keras_recipes.lr_finder.result import LRFinderResult
@@ -21,6 +24,8 @@ from keras_recipes.schedules import (
 )
 
 __all__ = [
+    "BestCheckpoint",
+    "EarlyStopping",
     "ExponentialScheduling",
     "LRFinder",
     "LRFinderResult",
@@ -31,6 +36,7 @@ __all__ = [
     "PiecewiseConstantScheduling",
     "PowerDecay",
     "PowerScheduling",
+    "ResumableBackup",
     "ScaledSchedule",
     "callbacks",
     "find_learning_rate",

@@ -1,5 +1,7 @@
 """Callbacks for `model.fit(callbacks=[...])`."""
 
+from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
+from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
 from keras_recipes.callbacks.lr_finder import LRFinder
 from keras_recipes.callbacks.one_cycle import OneCycle
@@ -8,12 +10,16 @@ from keras_recipes.callbacks.piecewise_constant_scheduling import (
     PiecewiseConstantScheduling,
 )
 from keras_recipes.callbacks.power_scheduling import PowerScheduling
+from keras_recipes.callbacks.resumable_backup import ResumableBackup
 
 __all__ = [
+    "BestCheckpoint",
+    "EarlyStopping",
     "ExponentialScheduling",
     "LRFinder",
     "OneCycle",
     "PerformanceScheduling",
     "PiecewiseConstantScheduling",
     "PowerScheduling",
+    "ResumableBackup",
 ]

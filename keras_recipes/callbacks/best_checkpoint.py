@@ -1,0 +1,187 @@
+"""`BestCheckpoint`: keep the best models, atomically, across restarts."""
+
+import math
+import os
+from pathlib import Path
+
+import keras
+
+from keras_recipes._atomic import atomic_path, read_json, write_json
+from keras_recipes._validation import check_positive_int
+from keras_recipes.callbacks._monitor import Monitor
+
+MANIFEST_VERSION = 1
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the `save_top_k` best models of a fit, and never loses one.
+
+    Every file is written atomically (temporary file in the same folder,
+    flush + fsync, `os.replace`): a process killed or an exception raised in
+    the middle of a save leaves the previous checkpoint loadable. A manifest
+    (JSON, written the same way) lists the kept checkpoints with their epoch
+    and monitored value and names the best; files are deleted only after the
+    manifest stops naming them. NaN and Inf are never "best". A restarted run
+    over the same folder reads the manifest and keeps comparing against the
+    true best so far.
+
+    Each checkpoint gets its own file, so that the manifest always names
+    complete files: the order of a save is (1) write the new file, (2) write
+    the manifest (the commit), (3) delete what the manifest no longer names.
+
+    Args:
+        filepath: Where to save. May hold `{epoch}` and log keys, as Keras's
+            `ModelCheckpoint` (e.g. `"ckpt/epoch{epoch:03d}-{val_loss:.3f}.keras"`);
+            must end in `.keras`, or `.weights.h5` with `save_weights_only`.
+            A path without `{epoch}` gets `-epoch{epoch:03d}` before its
+            suffix (`best.keras` -> `best-epoch007.keras`); `best_path` and
+            the manifest name the current best.
+        monitor: Key of the epoch logs to compare.
+        mode: `"auto"`, `"min"` or `"max"`.
+        min_delta: Smallest improvement over a kept checkpoint that counts.
+        save_top_k: How many of the best checkpoints to keep (>= 1).
+        save_last: Also keep the latest epoch as `last.keras` (or
+            `last.weights.h5`) in the same folder.
+        save_weights_only: Save weights (`.weights.h5`) instead of models.
+        manifest: Path of the manifest; defaults to `checkpoints.json` in the
+            folder of `filepath`.
+        verbose: 1 prints a line when a new best is saved.
+
+    Attributes:
+        best: The best monitored value so far (`None` before a finite one).
+        best_path: The file of the best checkpoint (`None` before one).
+        kept: `[{"epoch", "value", "path"}, ...]`, best first.
+
+    Raises:
+        ValueError: On a bad argument; at the end of the first epoch if
+            `monitor` is not in the logs (the message lists the keys).
+
+    Example:
+
+    >>> checkpoint = BestCheckpoint("ckpt/best.keras", monitor="val_accuracy")
+    >>> model.fit(x, y, validation_split=0.1, epochs=20, callbacks=[checkpoint])
+    >>> best = keras.models.load_model(checkpoint.best_path)  # safe_mode on
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        mode="auto",
+        min_delta=0.0,
+        save_top_k=1,
+        save_last=False,
+        save_weights_only=False,
+        manifest=None,
+        verbose=0,
+    ):
+        super().__init__()
+        self.filepath = str(filepath)
+        self.save_weights_only = bool(save_weights_only)
+        suffix = ".weights.h5" if self.save_weights_only else ".keras"
+        if not self.filepath.endswith(suffix):
+            raise ValueError(
+                f"`filepath` must end in '{suffix}' when "
+                f"save_weights_only={self.save_weights_only}. "
+                f"Received: filepath={self.filepath!r}"
+            )
+        if "{epoch" not in self.filepath:
+            self.filepath = (
+                self.filepath.removesuffix(suffix) + "-epoch{epoch:03d}" + suffix
+            )
+        self.save_top_k = check_positive_int("save_top_k", save_top_k)
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = min_delta
+        self.save_last = bool(save_last)
+        folder = Path(self.filepath).parent
+        self.manifest = Path(manifest) if manifest else folder / "checkpoints.json"
+        self.last_path = folder / f"last{suffix}"
+        self.verbose = verbose
+        self._tracker = Monitor(monitor, mode, min_delta, owner="BestCheckpoint")
+        self.kept = []
+        self.last = None
+
+    @property
+    def best(self):
+        return self._tracker.best
+
+    @property
+    def best_path(self):
+        return self.kept[0]["path"] if self.kept else None
+
+    def on_train_begin(self, logs=None):
+        self._tracker.reset()
+        self.kept, self.last = [], None
+        manifest = read_json(self.manifest)
+        if manifest is None:
+            return
+        if manifest.get("monitor") != self.monitor:
+            raise ValueError(
+                f"{self.manifest} belongs to a checkpoint of "
+                f"`{manifest.get('monitor')}`, not `{self.monitor}`. Use another "
+                "folder or `manifest` path."
+            )
+        self.kept = [c for c in manifest["checkpoints"] if os.path.exists(c["path"])]
+        self.last = manifest.get("last")
+        if self.kept:
+            self._tracker.best = self.kept[0]["value"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = self._tracker.value(logs)
+        entry = {"epoch": epoch + 1, "value": value}
+        evicted = []
+        if math.isfinite(value) and self._ranks_in_top_k(value):
+            entry["path"] = self._format_path(epoch, logs)
+            self._save(entry["path"])
+            self.kept = [c for c in self.kept if c["path"] != entry["path"]]
+            self.kept = sorted(self.kept + [entry], key=self._sort_key)
+            evicted = self.kept[self.save_top_k :]
+            self.kept = self.kept[: self.save_top_k]
+            self._tracker.best = self.kept[0]["value"]
+            if self.verbose and self.kept[0] is entry:
+                print(
+                    f"\nEpoch {epoch + 1}: {self.monitor} = {value:.5g}, new best: "
+                    f"saved {entry['path']}"
+                )
+        if self.save_last:
+            self._save(str(self.last_path))
+            self.last = {**entry, "path": str(self.last_path)}
+        write_json(self.manifest, self._manifest())
+        kept_paths = {c["path"] for c in self.kept}
+        for old in evicted:
+            if old["path"] not in kept_paths and os.path.exists(old["path"]):
+                os.remove(old["path"])
+
+    def _ranks_in_top_k(self, value):
+        """Whether `value` beats the worst kept checkpoint by `min_delta`."""
+        if len(self.kept) < self.save_top_k:
+            return True
+        worst = Monitor(self.monitor, self._tracker.mode, self._tracker.min_delta)
+        worst.best = self.kept[-1]["value"]
+        return worst.is_improvement(value)
+
+    def _sort_key(self, checkpoint):
+        value = checkpoint["value"]
+        return value if self._tracker.mode == "min" else -value
+
+    def _format_path(self, epoch, logs):
+        return self.filepath.format(epoch=epoch + 1, **logs)
+
+    def _save(self, path):
+        with atomic_path(path) as tmp:
+            if self.save_weights_only:
+                self.model.save_weights(tmp)
+            else:
+                self.model.save(tmp)
+
+    def _manifest(self):
+        return {
+            "version": MANIFEST_VERSION,
+            "monitor": self.monitor,
+            "mode": self._tracker.mode,
+            "best": self.kept[0] if self.kept else None,
+            "checkpoints": self.kept,
+            "last": self.last,
+        }

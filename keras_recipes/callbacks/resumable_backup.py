@@ -1,0 +1,168 @@
+"""`ResumableBackup`: continue a killed fit exactly where it stopped."""
+
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_recipes._atomic import atomic_path, read_json, write_json
+
+STATE_VERSION = 1
+
+
+class ResumableBackup(keras.callbacks.Callback):
+    """Backs up the whole training state each epoch; a rerun continues from it.
+
+    Keras's `BackupAndRestore` restores the weights, the optimizer and the
+    epoch, but (FACTS.md) not the state of other callbacks, and it writes its
+    backup in `on_epoch_end`, so a change made by a callback listed after it
+    (a learning-rate cut) is missing; its files are also written in place, so
+    a process killed mid-backup can leave them unreadable. This callback:
+
+    * saves the weights (with the optimizer: iterations, slots, learning
+      rate) and the epoch, plus the state of the callbacks you pass in
+      `callbacks` (`state_dict()`, and `array_state()` where they have one:
+      `EarlyStopping`'s best weights);
+    * writes it at the **start** of the next epoch, when every callback has
+      finished the previous one, whatever their order in the list;
+    * writes every file atomically and commits with one JSON file, so a kill
+      at any moment leaves the previous backup loadable;
+    * on the next `fit` over the same folder, restores all of it before the
+      first epoch: the fit starts at the saved epoch (`initial_epoch`), so
+      the scheduling callbacks resume their schedules at the right step.
+
+    The one way to use it: create the callbacks, list the stateful ones in
+    `callbacks=`, put all of them in `fit`, and rerun the same script after a
+    crash. `BestCheckpoint` needs no listing: it reads its manifest. With a
+    deterministic data order (e.g. `shuffle=False`, or a seeded `PyDataset`)
+    the resumed run ends with the same model as an uninterrupted one.
+
+    Args:
+        backup_dir: Folder of the backup (created if needed).
+        callbacks: Callbacks whose state to back up: objects with
+            `state_dict()` / `load_state_dict(state)` (`EarlyStopping`,
+            `PerformanceScheduling`).
+        delete_on_completion: Remove the backup when `fit` ends normally, so
+            that the next run starts afresh (Keras's behaviour).
+
+    Raises:
+        TypeError: If a listed callback has no `state_dict`.
+        ValueError: At `on_train_begin`, if the model is not built.
+
+    Example:
+
+    >>> stopper = EarlyStopping(patience=5)
+    >>> plateau = PerformanceScheduling(patience=2)
+    >>> backup = ResumableBackup("run/backup", callbacks=[stopper, plateau])
+    >>> model.fit(x, y, epochs=50, validation_split=0.1,
+    ...           callbacks=[plateau, stopper, BestCheckpoint("run/best.keras"),
+    ...                      backup])
+    """
+
+    def __init__(self, backup_dir, callbacks=(), delete_on_completion=True):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        for callback in callbacks:
+            if not (
+                hasattr(callback, "state_dict") and hasattr(callback, "load_state_dict")
+            ):
+                raise TypeError(
+                    "Every entry of `callbacks` needs `state_dict()` and "
+                    "`load_state_dict()`. Received: "
+                    f"{type(callback).__name__}"
+                )
+        self.callbacks = list(callbacks)
+        self.delete_on_completion = bool(delete_on_completion)
+        self.restored_epoch = None
+
+    @property
+    def _state_path(self):
+        return self.backup_dir / "state.json"
+
+    def on_train_begin(self, logs=None):
+        self.restored_epoch = None
+        self._first_epoch = None
+        state = read_json(self._state_path)
+        if state is None:
+            return
+        model = self.model
+        if not model.built:
+            raise ValueError(
+                "ResumableBackup needs a built model to restore its weights. "
+                "Give the model an `Input` or build it before `fit`."
+            )
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.backup_dir / state["weights"])
+        for callback, saved in zip(self.callbacks, state["callbacks"], strict=True):
+            callback.load_state_dict(saved["state"])
+            if saved.get("arrays"):
+                with np.load(self.backup_dir / saved["arrays"]) as arrays:
+                    callback.load_array_state(
+                        [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+                    )
+        # The same (private) hook as Keras's BackupAndRestore: fit() starts here.
+        model._initial_epoch = state["epoch"]
+        self.restored_epoch = state["epoch"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:
+            self._first_epoch = epoch
+            return
+        self._save(epoch)
+
+    def on_train_end(self, logs=None):
+        self.model._initial_epoch = None
+        if self.delete_on_completion:
+            self._delete()
+
+    def _save(self, epoch):
+        previous = read_json(self._state_path)
+        weights = f"weights-epoch{epoch:04d}.weights.h5"
+        with atomic_path(self.backup_dir / weights) as tmp:
+            self.model.save_weights(tmp)
+        saved_callbacks = []
+        for index, callback in enumerate(self.callbacks):
+            entry = {"class": type(callback).__name__, "state": callback.state_dict()}
+            arrays = (
+                callback.array_state() if hasattr(callback, "array_state") else None
+            )
+            if arrays is not None:
+                entry["arrays"] = f"callback{index}-epoch{epoch:04d}.npz"
+                with atomic_path(self.backup_dir / entry["arrays"]) as tmp:
+                    np.savez(tmp, *arrays)
+            saved_callbacks.append(entry)
+        state = {
+            "version": STATE_VERSION,
+            "epoch": epoch,
+            "weights": weights,
+            "callbacks": saved_callbacks,
+        }
+        write_json(self._state_path, state)  # The commit point.
+        self._remove_unreferenced(state, previous)
+
+    def _remove_unreferenced(self, state, previous):
+        if previous is None:
+            return
+        keep = _files(state)
+        for name in _files(previous) - keep:
+            path = self.backup_dir / name
+            if path.exists():
+                os.remove(path)
+
+    def _delete(self):
+        state = read_json(self._state_path)
+        if state is None:
+            return
+        os.remove(self._state_path)
+        for name in _files(state):
+            path = self.backup_dir / name
+            if path.exists():
+                os.remove(path)
+
+
+def _files(state):
+    names = {state["weights"]}
+    names.update(c["arrays"] for c in state["callbacks"] if c.get("arrays"))
+    return names
