@@ -13,6 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
+# Temporary files are named `.tmp-keras-recipes-<name>.<random><suffixes>`: a
+# process killed mid-write leaves one behind, which `remove_stale` deletes.
+PREFIX = ".tmp-keras-recipes-"
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -30,7 +34,9 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
     fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name.removesuffix(suffix)}.", suffix=suffix
+        dir=path.parent,
+        prefix=f"{PREFIX}{path.name.removesuffix(suffix)}.",
+        suffix=suffix,
     )
     os.close(fd)
     try:
@@ -42,6 +48,18 @@ def atomic_path(path):
             os.remove(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale(folder):
+    """Deletes temporary files left in `folder` by writes that were killed.
+
+    Call it only when no other process is writing to `folder`.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        for path in folder.glob(f"{PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def write_json(path, data):

@@ -27,6 +27,7 @@ Backend notes:
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 # The optimizer attribute that holds the momentum, by optimizer family.
@@ -150,7 +151,9 @@ class ScheduleDriver:
         optimizer: The model's optimizer.
         learning_rate_fn: Function of the float32 position tensor returning
             the learning rate.
-        momentum_fn: Optional function of the position returning the momentum.
+        momentum_fn: Optional function of the position returning the momentum;
+            it must also accept `xp=numpy` (used on PyTorch, where the
+            momentum is a Python number set at every step).
 
     Raises:
         ValueError: If the optimizer has no float learning rate, or
@@ -248,7 +251,10 @@ class ScheduleDriver:
     def _scheduled_learning_rate(self):
         position = self.position(self._optimizer.iterations)
         if self._momentum_fn is not None and keras.backend.backend() == "torch":
-            momentum = float(ops.convert_to_numpy(self._momentum_fn(position)))
+            # Eager: a Python number, computed in NumPy (a chain of tiny
+            # torch ops here cost ~0.4 ms per step, docs/benchmarks.md).
+            step = float(ops.convert_to_numpy(position))
+            momentum = float(self._momentum_fn(step, xp=np))
             setattr(self._optimizer, self._momentum_attribute, momentum)
         return self._learning_rate_fn(position)
 

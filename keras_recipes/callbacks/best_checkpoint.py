@@ -6,7 +6,7 @@ from pathlib import Path
 
 import keras
 
-from keras_recipes._atomic import atomic_path, read_json, write_json
+from keras_recipes._atomic import atomic_path, read_json, remove_stale, write_json
 from keras_recipes._validation import check_positive_int
 from keras_recipes.callbacks._monitor import Monitor
 
@@ -113,6 +113,7 @@ class BestCheckpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._tracker.reset()
         self.kept, self.last = [], None
+        remove_stale(Path(self.filepath).parent)
         manifest = read_json(self.manifest)
         if manifest is None:
             return
@@ -147,7 +148,13 @@ class BestCheckpoint(keras.callbacks.Callback):
                 )
         if self.save_last:
             self._save(str(self.last_path))
-            self.last = {**entry, "path": str(self.last_path)}
+            # JSON has no NaN / Inf: a non-finite value is written as null.
+            shown = value if math.isfinite(value) else None
+            self.last = {
+                "epoch": epoch + 1,
+                "value": shown,
+                "path": str(self.last_path),
+            }
         write_json(self.manifest, self._manifest())
         kept_paths = {c["path"] for c in self.kept}
         for old in evicted:

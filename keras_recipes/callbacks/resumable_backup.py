@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_recipes._atomic import atomic_path, read_json, write_json
+from keras_recipes._atomic import atomic_path, read_json, remove_stale, write_json
 
 STATE_VERSION = 1
 
@@ -83,6 +83,7 @@ class ResumableBackup(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.restored_epoch = None
         self._first_epoch = None
+        remove_stale(self.backup_dir)
         state = read_json(self._state_path)
         if state is None:
             return

@@ -129,12 +129,13 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
             shape=self.shape,
         )
 
-    def momentum(self, step, max_momentum=0.95, min_momentum=0.85):
+    def momentum(self, step, max_momentum=0.95, min_momentum=0.85, xp=ops):
         """The momentum that goes with this schedule, inversely to the LR.
 
         It falls from `max_momentum` to `min_momentum` while the learning rate
         rises, climbs back while it falls, and stays at `max_momentum` in the
         linear form's last phase (Smith, arXiv:1803.09820, section 4.3).
+        `xp=numpy` evaluates it in NumPy (for eager per-step use).
         """
         return one_cycle_curve(
             step,
@@ -144,6 +145,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
             peak=min_momentum,
             end=max_momentum,
             shape=self.shape,
+            xp=xp,
         )
 
     def get_config(self):
@@ -158,36 +160,38 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def one_cycle_curve(step, total_steps, pct_start, *, start, peak, end, shape):
-    """Evaluates a 1cycle curve (start -> peak -> end) with `keras.ops`.
+def one_cycle_curve(step, total_steps, pct_start, *, start, peak, end, shape, xp=ops):
+    """Evaluates a 1cycle curve (start -> peak -> end).
 
-    See `OneCycleSchedule` for the formula. Works on tensors of any shape.
+    See `OneCycleSchedule` for the formula. Works on tensors of any shape,
+    with `keras.ops` (default) or `xp=numpy`.
     """
-    p = ops.clip(ops.cast(step, "float32") / float(total_steps), 0.0, 1.0)
+    step = ops.cast(step, "float32") if xp is ops else xp.asarray(step, "float32")
+    p = xp.clip(step / float(total_steps), 0.0, 1.0)
     if shape == "cosine":
-        rising = _cosine(start, peak, p / pct_start)
-        falling = _cosine(peak, end, (p - pct_start) / (1.0 - pct_start))
-        return ops.where(p < pct_start, rising, falling)
-    rising = _linear(start, peak, p / pct_start)
-    falling = _linear(peak, start, (p - pct_start) / pct_start)
+        rising = _cosine(start, peak, p / pct_start, xp)
+        falling = _cosine(peak, end, (p - pct_start) / (1.0 - pct_start), xp)
+        return xp.where(p < pct_start, rising, falling)
+    rising = _linear(start, peak, p / pct_start, xp)
+    falling = _linear(peak, start, (p - pct_start) / pct_start, xp)
     last_phase = max(1.0 - 2.0 * pct_start, 1e-12)
-    annihilating = _linear(start, end, (p - 2.0 * pct_start) / last_phase)
-    return ops.where(
+    annihilating = _linear(start, end, (p - 2.0 * pct_start) / last_phase, xp)
+    return xp.where(
         p < pct_start,
         rising,
-        ops.where(p < 2.0 * pct_start, falling, annihilating),
+        xp.where(p < 2.0 * pct_start, falling, annihilating),
     )
 
 
 # Both interpolations are written as convex combinations, exact at q = 0 and
 # q = 1 in float32: `a + (b - a) * ...` would lose a tiny `b` (the final
 # learning rate, ~1e-7 of the peak) to cancellation.
-def _cosine(a, b, q):
+def _cosine(a, b, q, xp):
     # a + (b - a) * (1 - cos(pi q)) / 2, as a cos^2 + b sin^2 of (pi q / 2).
-    half_angle = (math.pi / 2.0) * ops.clip(q, 0.0, 1.0)
-    return a * ops.square(ops.cos(half_angle)) + b * ops.square(ops.sin(half_angle))
+    half_angle = (math.pi / 2.0) * xp.clip(q, 0.0, 1.0)
+    return a * xp.square(xp.cos(half_angle)) + b * xp.square(xp.sin(half_angle))
 
 
-def _linear(a, b, q):
-    q = ops.clip(q, 0.0, 1.0)
+def _linear(a, b, q, xp):
+    q = xp.clip(q, 0.0, 1.0)
     return a * (1.0 - q) + b * q

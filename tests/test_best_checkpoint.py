@@ -1,0 +1,164 @@
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+from tests.conftest import mean_prediction  # noqa: F401 (registers the loss)
+
+
+class FeedMetric(keras.callbacks.Callback):
+    def __init__(self, values, key="score"):
+        super().__init__()
+        self.values, self.key = values, key
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.values[epoch]
+
+
+def small_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    return model
+
+
+def fit(model, values, callback, key="score", initial_epoch=0):
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    snapshots = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots[epoch + 1] = [w.numpy().copy() for w in self.model.weights]
+
+    model.fit(
+        x, y, epochs=initial_epoch + len(values), initial_epoch=initial_epoch,
+        verbose=0, callbacks=[FeedMetric([None] * initial_epoch + values, key),
+                              Snapshot(), callback],
+    )  # fmt: skip
+    return snapshots
+
+
+def manifest(path):
+    return json.loads(path.read_text())
+
+
+def test_nan_first_is_never_best(tmp_path):
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", monitor="score", mode="min")
+    snapshots = fit(small_model(), [math.nan, 0.5, 0.4, 0.3], checkpoint)
+    assert checkpoint.best == 0.3
+    saved = manifest(tmp_path / "checkpoints.json")
+    assert saved["best"]["epoch"] == 4 and saved["best"]["value"] == 0.3
+    loaded = keras.models.load_model(checkpoint.best_path)
+    for a, b in zip(loaded.weights, snapshots[4], strict=True):
+        np.testing.assert_array_equal(a.numpy(), b)
+    assert len(list(tmp_path.glob("*.keras"))) == 1  # older bests deleted
+
+
+def test_keras_modelcheckpoint_keeps_the_nan_epoch(tmp_path):
+    # The trap this callback fixes (FACTS.md), kept as a regression guard.
+    keras_checkpoint = keras.callbacks.ModelCheckpoint(
+        tmp_path / "k.keras", monitor="score", mode="min", save_best_only=True
+    )
+    fit(small_model(), [math.nan, 0.5, 0.4, 0.3], keras_checkpoint)
+    assert math.isnan(keras_checkpoint.best)
+
+
+def test_top_k_keeps_the_k_best_and_deletes_the_rest(tmp_path):
+    checkpoint = kr.BestCheckpoint(
+        str(tmp_path / "e{epoch:02d}.keras"), monitor="score", mode="min",
+        save_top_k=2, save_last=True,
+    )  # fmt: skip
+    fit(small_model(), [0.5, 0.3, math.inf, 0.4, 0.2, 0.6], checkpoint)
+    assert [c["epoch"] for c in checkpoint.kept] == [5, 2]
+    files = sorted(p.name for p in tmp_path.glob("*.keras"))
+    assert files == ["e02.keras", "e05.keras", "last.keras"]
+    saved = manifest(tmp_path / "checkpoints.json")
+    assert [c["value"] for c in saved["checkpoints"]] == [0.2, 0.3]
+    assert saved["last"]["epoch"] == 6 and saved["best"]["path"].endswith("e05.keras")
+
+
+def test_max_mode_and_filename_from_logs(tmp_path):
+    checkpoint = kr.BestCheckpoint(
+        str(tmp_path / "m-{epoch}-{val_accuracy:.2f}.weights.h5"),
+        monitor="val_accuracy", save_weights_only=True,
+    )  # fmt: skip
+    fit(small_model(), [0.5, 0.7, 0.6], checkpoint, key="val_accuracy")
+    assert checkpoint.best == 0.7
+    assert checkpoint.best_path.endswith("m-2-0.70.weights.h5")
+    model = small_model()
+    model.load_weights(checkpoint.best_path)
+
+
+def test_restart_compares_against_the_true_best(tmp_path):
+    path = tmp_path / "best.keras"
+    fit(small_model(), [0.5, 0.2, 0.4], kr.BestCheckpoint(path, "score", "min"))
+    # A new process: new callback, same folder; worse values save nothing.
+    restarted = kr.BestCheckpoint(path, "score", "min")
+    fit(small_model(), [0.3, 0.25], restarted, initial_epoch=3)
+    assert restarted.best == 0.2 and restarted.kept[0]["epoch"] == 2
+    fit(small_model(), [0.1], restarted, initial_epoch=5)
+    assert restarted.best == 0.1 and restarted.kept[0]["epoch"] == 6
+    assert len(list(tmp_path.glob("*.keras"))) == 1
+
+
+class Fragile(keras.layers.Layer):
+    """A layer whose saving can be made to fail half-way through the file."""
+
+    fail = False
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 2))
+
+    def call(self, x):
+        return x @ self.kernel
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        if Fragile.fail:
+            raise OSError("disk full (simulated)")
+
+
+def test_exception_in_the_middle_of_a_save_keeps_the_previous_best(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), Fragile()])
+    model.compile(optimizer="sgd", loss="mse")
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    snapshots = fit(model, [0.5], checkpoint)
+    before = manifest(tmp_path / "checkpoints.json")
+    Fragile.fail = True
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            fit(model, [0.1], checkpoint, initial_epoch=1)
+    finally:
+        Fragile.fail = False
+    assert manifest(tmp_path / "checkpoints.json") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best-epoch001.keras",
+        "checkpoints.json",
+    ]  # fmt: skip  (no temporary file left)
+    loaded = keras.models.load_model(
+        before["best"]["path"], custom_objects={"Fragile": Fragile}
+    )
+    np.testing.assert_array_equal(loaded.weights[0].numpy(), snapshots[1][0])
+
+
+def test_unknown_monitor_lists_keys(tmp_path):
+    checkpoint = kr.BestCheckpoint(tmp_path / "b.keras", monitor="val_acc", mode="max")
+    with pytest.raises(ValueError, match=r"`val_acc`.*Available keys: loss, score"):
+        fit(small_model(), [0.1], checkpoint)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"filepath": "x/best.h5"}, r"`filepath` must end in '.keras'"),
+        ({"filepath": "x/b.keras", "save_weights_only": True},
+         r"must end in '.weights.h5' when save_weights_only=True"),
+        ({"filepath": "x/b.keras", "save_top_k": 0}, r"`save_top_k` must be >= 1"),
+        ({"filepath": "x/b.keras", "mode": "best"}, r"`mode` must be one of"),
+    ],
+)  # fmt: skip
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        kr.BestCheckpoint(**kwargs)
