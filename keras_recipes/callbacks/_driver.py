@@ -151,18 +151,22 @@ class ScheduleDriver:
         optimizer: The model's optimizer.
         learning_rate_fn: Function of the float32 position tensor returning
             the learning rate.
-        momentum_fn: Optional function of the position returning the momentum;
-            it must also accept `xp=numpy` (used on PyTorch, where the
-            momentum is a Python number set at every step).
+        momentum_fn: Optional function of the position returning the momentum.
+        numpy: `True` promises that both functions also accept `xp=numpy`
+            and then compute in NumPy. PyTorch runs the step eagerly, and a
+            chain of tiny torch ops per step is measurable on small models
+            (docs/benchmarks.md), so there the values are computed in NumPy.
 
     Raises:
         ValueError: If the optimizer has no float learning rate, or
             `momentum_fn` is given for an optimizer without momentum.
     """
 
-    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None):
+    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None, numpy=False):
         require_float_learning_rate(optimizer)
         self._optimizer = optimizer
+        self._numpy = numpy
+        self._eager_numpy = numpy and keras.backend.backend() == "torch"
         self._learning_rate_fn = learning_rate_fn
         self._momentum_fn = momentum_fn
         self._momentum_attribute = None
@@ -236,27 +240,43 @@ class ScheduleDriver:
 
     def current_learning_rate(self, model):
         """The learning rate of the model's next step, as a float."""
-        position = self.position(model.optimizer.iterations)
-        return float(ops.convert_to_numpy(self._learning_rate_fn(position)))
+        return self._current(self._learning_rate_fn, model)
 
     def current_momentum(self, model):
         """The momentum of the model's next step, or `None` if not driven."""
         if self._momentum_fn is None:
             return None
-        position = self.position(model.optimizer.iterations)
-        return float(ops.convert_to_numpy(self._momentum_fn(position)))
+        return self._current(self._momentum_fn, model)
+
+    def _current(self, function, model):
+        # Eager, once per epoch: NumPy where the functions allow it (a chain
+        # of eager backend ops costs ~1 ms on TensorFlow, docs/benchmarks.md).
+        step = int(ops.convert_to_numpy(model.optimizer.iterations)) - self._offset
+        if self._numpy:
+            return float(function(float(step), xp=np))
+        return float(ops.convert_to_numpy(function(ops.convert_to_tensor(float(step)))))
 
     # The two functions below run inside the compiled train step.
 
     def _scheduled_learning_rate(self):
         position = self.position(self._optimizer.iterations)
-        if self._momentum_fn is not None and keras.backend.backend() == "torch":
-            # Eager: a Python number, computed in NumPy (a chain of tiny
-            # torch ops here cost ~0.4 ms per step, docs/benchmarks.md).
-            step = float(ops.convert_to_numpy(position))
-            momentum = float(self._momentum_fn(step, xp=np))
+        if keras.backend.backend() != "torch":
+            return self._learning_rate_fn(position)
+        # PyTorch: eager, and its optimizers take the momentum as a number.
+        if self._eager_numpy:
+            position = float(ops.convert_to_numpy(position))
+        evaluate = self._evaluate_eagerly
+        if self._momentum_fn is not None:
+            momentum = float(
+                ops.convert_to_numpy(evaluate(self._momentum_fn, position))
+            )
             setattr(self._optimizer, self._momentum_attribute, momentum)
-        return self._learning_rate_fn(position)
+        return evaluate(self._learning_rate_fn, position)
+
+    def _evaluate_eagerly(self, function, position):
+        if self._eager_numpy:
+            return float(function(position, xp=np))
+        return function(position)
 
     def _scheduled_momentum(self):
         return self._momentum_fn(self.position(self._optimizer.iterations))

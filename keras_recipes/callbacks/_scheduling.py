@@ -15,7 +15,8 @@ class SchedulingCallback(keras.callbacks.Callback):
 
     Subclasses implement `schedule_functions(total_steps, steps_per_epoch,
     compiled_learning_rate)` and return `(learning_rate_fn, momentum_fn)`,
-    functions of the float32 schedule position (`momentum_fn` may be `None`).
+    functions of the float32 schedule position (`momentum_fn` may be `None`);
+    a subclass whose functions also accept `xp=numpy` sets `numpy = True`.
 
     The position of a step is `epoch * steps_per_epoch + batch`, counted
     from the `fit`'s epochs as Keras numbers them: a `fit(initial_epoch=k)`
@@ -29,6 +30,8 @@ class SchedulingCallback(keras.callbacks.Callback):
     get `learning_rate` (and `momentum` where it is driven): the values for
     the optimizer's next step.
     """
+
+    numpy = False
 
     def __init__(self, steps_per_epoch=None):
         super().__init__()
@@ -61,7 +64,9 @@ class SchedulingCallback(keras.callbacks.Callback):
             steps_per_epoch=steps_per_epoch,
             compiled_learning_rate=compiled_learning_rate(model.optimizer),
         )
-        self._driver = ScheduleDriver(model.optimizer, learning_rate_fn, momentum_fn)
+        self._driver = ScheduleDriver(
+            model.optimizer, learning_rate_fn, momentum_fn, numpy=self.numpy
+        )
         self._resolved_steps_per_epoch = steps_per_epoch
 
     def on_epoch_begin(self, epoch, logs=None):

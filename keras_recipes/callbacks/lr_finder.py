@@ -33,16 +33,16 @@ class Sweep:
         self.num_steps = num_steps
         self.mode = mode
 
-    def __call__(self, step, backend=ops):
-        fraction = backend.minimum(step / (self.num_steps - 1), 1.0)
+    def __call__(self, step, xp=ops):
+        fraction = xp.minimum(step / (self.num_steps - 1), 1.0)
         low, high = self.min_learning_rate, self.max_learning_rate
         if self.mode == "exponential":
-            return low * backend.power(high / low, fraction)
+            return low * xp.power(high / low, fraction)
         return low + (high - low) * fraction
 
     def values(self, first, stop):
         """Learning rates of steps `first` to `stop - 1`, as NumPy."""
-        return self(np.arange(first, stop, dtype="float64"), backend=np)
+        return self(np.arange(first, stop, dtype="float64"), xp=np)
 
 
 class LRFinder(keras.callbacks.Callback):
@@ -151,7 +151,7 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         optimizer = model.optimizer
-        self._driver = ScheduleDriver(optimizer, self._sweep)
+        self._driver = ScheduleDriver(optimizer, self._sweep, numpy=True)
         if not model.built:
             raise ValueError(
                 "The LR finder needs a built model, to save its weights before "

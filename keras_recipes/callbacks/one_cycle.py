@@ -58,6 +58,8 @@ class OneCycle(SchedulingCallback):
         L. N. Smith, arXiv:1803.09820; fastai `fit_one_cycle`.
     """
 
+    numpy = True  # OneCycleSchedule and its momentum accept xp=numpy.
+
     def __init__(
         self,
         max_learning_rate,

@@ -118,7 +118,8 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         """The learning rate from `total_steps` on."""
         return self.initial_learning_rate / self.final_div_factor
 
-    def __call__(self, step):
+    def __call__(self, step, xp=ops):
+        """The learning rate at `step` (`xp=numpy` computes it in NumPy)."""
         return one_cycle_curve(
             step,
             self.total_steps,
@@ -127,6 +128,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
             peak=self.max_learning_rate,
             end=self.final_learning_rate,
             shape=self.shape,
+            xp=xp,
         )
 
     def momentum(self, step, max_momentum=0.95, min_momentum=0.85, xp=ops):
