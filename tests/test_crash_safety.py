@@ -126,7 +126,7 @@ def test_best_checkpoint_survives_sigkill_at_random_moments(tmp_path):
     assert not list((workdir / "ckpt").glob(f"{PREFIX}*"))
 
 
-@pytest.mark.parametrize("kill_at", ["2,0", "3,2", "4,5"])
+@pytest.mark.parametrize("kill_at", ["2,0", "3,2"])  # epoch start, mid-epoch
 def test_killed_run_resumes_to_the_same_model(tmp_path, kill_at):
     reference = tmp_path / "uninterrupted"
     resumed = tmp_path / "resumed"

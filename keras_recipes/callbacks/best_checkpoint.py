@@ -41,7 +41,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         min_delta: Smallest improvement over a kept checkpoint that counts.
         save_top_k: How many of the best checkpoints to keep (>= 1).
         save_last: Also keep the latest epoch as `last.keras` (or
-            `last.weights.h5`) in the same folder.
+            `last.weights.h5`) in the same folder. That file is replaced in
+            place (atomically); after a crash the manifest's `last` entry
+            may name the epoch before the one in the file.
         save_weights_only: Save weights (`.weights.h5`) instead of models.
         manifest: Path of the manifest; defaults to `checkpoints.json` in the
             folder of `filepath`.

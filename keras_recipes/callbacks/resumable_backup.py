@@ -95,6 +95,14 @@ class ResumableBackup(keras.callbacks.Callback):
             )
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
+        saved_classes = [c["class"] for c in state["callbacks"]]
+        classes = [type(c).__name__ for c in self.callbacks]
+        if saved_classes != classes:
+            raise ValueError(
+                f"The backup in {self.backup_dir} holds the state of callbacks "
+                f"{saved_classes}, but this run passes {classes}. Pass the same "
+                "callbacks in the same order, or remove the backup folder."
+            )
         model.load_weights(self.backup_dir / state["weights"])
         for callback, saved in zip(self.callbacks, state["callbacks"], strict=True):
             callback.load_state_dict(saved["state"])

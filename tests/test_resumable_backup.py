@@ -1,0 +1,87 @@
+"""ResumableBackup in one process: a fit stopped by an exception, then rerun."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+
+
+class Crash(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+class FeedMetric(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        logs["score"] = [1.0, 2.0, 2.0, 2.0, 2.0, 2.0][epoch]
+
+
+def model_and_data():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    return model, x, x.sum(axis=1, keepdims=True)
+
+
+def run(backup_dir, crash_at=None, plateau_first=True):
+    model, x, y = model_and_data()
+    plateau = kr.PerformanceScheduling("score", factor=0.5, patience=1, mode="min")
+    backup = kr.ResumableBackup(backup_dir, callbacks=[plateau])
+    # The plateau callback listed after the backup: its cut must still be saved.
+    callbacks = [FeedMetric(), backup, plateau]
+    if crash_at is not None:
+        callbacks.append(Crash(crash_at))
+    history = model.fit(
+        x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=callbacks
+    )
+    return model, history, plateau, backup
+
+
+def test_rerun_continues_with_callback_state_whatever_the_order(tmp_path):
+    reference, ref_history, ref_plateau, _ = run(tmp_path / "ref")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(tmp_path / "b", crash_at=3)
+    state = json.loads((tmp_path / "b" / "state.json").read_text())
+    assert state["epoch"] == 3
+    assert state["callbacks"][0]["state"]["scale"] == pytest.approx(0.25)
+
+    model, history, plateau, backup = run(tmp_path / "b")
+    assert backup.restored_epoch == 3
+    assert len(history.history["loss"]) == 1  # only epoch 4 ran
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(
+        float(reference.optimizer.learning_rate.numpy())
+    )
+    assert plateau.state_dict() == ref_plateau.state_dict()
+    for a, b in zip(model.weights, reference.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+    assert not (tmp_path / "b" / "state.json").exists()  # deleted on completion
+
+
+def test_changed_callbacks_are_refused(tmp_path):
+    with pytest.raises(RuntimeError):
+        run(tmp_path, crash_at=2)
+    model, x, y = model_and_data()
+    stopper = kr.EarlyStopping("loss")
+    with pytest.raises(ValueError, match=r"holds the state of callbacks"):
+        model.fit(
+            x,
+            y,
+            epochs=3,
+            verbose=0,
+            callbacks=[kr.ResumableBackup(tmp_path, callbacks=[stopper])],
+        )
+
+
+def test_callbacks_without_state_are_refused(tmp_path):
+    with pytest.raises(TypeError, match=r"needs `state_dict\(\)`.*Received: OneCycle"):
+        kr.ResumableBackup(tmp_path, callbacks=[kr.OneCycle(0.1)])
