@@ -2,12 +2,13 @@
 
 __version__ = "0.1.0"
 
-from keras_recipes import callbacks, schedules
+from keras_recipes import callbacks, models, schedules
 from keras_recipes.callbacks import (
     BestCheckpoint,
     EarlyStopping,
     ExponentialScheduling,
     LRFinder,
+    NaNGuard,
     OneCycle,
     PerformanceScheduling,
     PiecewiseConstantScheduling,
@@ -16,6 +17,7 @@ from keras_recipes.callbacks import (
 )
 from keras_recipes.lr_finder.find import find_learning_rate
 from keras_recipes.lr_finder.result import LRFinderResult
+from keras_recipes.models import build_cnn, build_mlp, initializer_for
 from keras_recipes.schedules import (
     LinearWarmup,
     OneCycleSchedule,
@@ -30,6 +32,7 @@ __all__ = [
     "LRFinder",
     "LRFinderResult",
     "LinearWarmup",
+    "NaNGuard",
     "OneCycle",
     "OneCycleSchedule",
     "PerformanceScheduling",
@@ -38,7 +41,11 @@ __all__ = [
     "PowerScheduling",
     "ResumableBackup",
     "ScaledSchedule",
+    "build_cnn",
+    "build_mlp",
     "callbacks",
     "find_learning_rate",
+    "initializer_for",
+    "models",
     "schedules",
 ]

@@ -4,6 +4,7 @@ from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
 from keras_recipes.callbacks.lr_finder import LRFinder
+from keras_recipes.callbacks.nan_guard import NaNGuard
 from keras_recipes.callbacks.one_cycle import OneCycle
 from keras_recipes.callbacks.performance_scheduling import PerformanceScheduling
 from keras_recipes.callbacks.piecewise_constant_scheduling import (
@@ -17,6 +18,7 @@ __all__ = [
     "EarlyStopping",
     "ExponentialScheduling",
     "LRFinder",
+    "NaNGuard",
     "OneCycle",
     "PerformanceScheduling",
     "PiecewiseConstantScheduling",

@@ -1,0 +1,72 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+
+
+class Weights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.after_step = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        self.after_step[step] = [w.numpy().copy() for w in self.model.weights]
+
+
+def exploding_fit(guard, epochs=3):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    # A learning rate far above 2 / lambda_max: the weights overflow to inf.
+    model.compile(optimizer=keras.optimizers.SGD(1e3), loss="mse")
+    weights = Weights()
+    model.fit(x, y, batch_size=8, epochs=epochs, shuffle=False, verbose=0,
+              callbacks=[weights, guard])  # fmt: skip
+    model.evaluation = model.evaluate(x, y, batch_size=64, verbose=0)
+    return model, weights
+
+
+def test_stops_and_restores_the_last_finite_weights(capsys):
+    guard = kr.NaNGuard()
+    model, weights = exploding_fit(guard)
+    # The loss after step t is computed with the weights of step t - 1: the
+    # last weights vouched for by a finite loss are those of step t - 2.
+    assert guard.bad_step is not None and guard.restored_step == guard.bad_step - 2
+    assert max(weights.after_step) == guard.bad_step  # stopped right there
+    for variable, expected in zip(
+        model.weights, weights.after_step[guard.restored_step], strict=True
+    ):
+        np.testing.assert_array_equal(variable.numpy(), expected)
+    assert f"after step {guard.bad_step}" in capsys.readouterr().out
+
+    assert np.isfinite(model.evaluation)
+    keras_model, _ = exploding_fit(keras.callbacks.TerminateOnNaN())
+    assert not np.isfinite(keras_model.evaluation)  # Keras keeps the damage
+
+
+def test_check_every_restores_an_older_snapshot():
+    guard = kr.NaNGuard(check_every=2, verbose=0)
+    model, weights = exploding_fit(guard)
+    assert guard.restored_step % 2 == 0 and guard.restored_step <= guard.bad_step - 2
+    assert guard.restored_step in weights.after_step  # a step that was trained
+    for variable, value in zip(
+        model.weights, weights.after_step[guard.restored_step], strict=True
+    ):
+        np.testing.assert_array_equal(variable.numpy(), value)
+    assert np.isfinite(model.evaluation)
+
+
+def test_finite_training_is_left_alone():
+    guard = kr.NaNGuard(verbose=0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(np.ones((8, 2)), np.ones((8, 1)), epochs=2, verbose=0, callbacks=[guard])
+    assert guard.bad_step is None and guard.restored_step is None
+
+
+def test_bad_argument():
+    with pytest.raises(ValueError, match=r"`check_every` must be >= 1"):
+        kr.NaNGuard(check_every=0)
