@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from keras_recipes import callbacks, models, schedules
 from keras_recipes.callbacks import (
+    ActivationMonitor,
     BestCheckpoint,
     EarlyStopping,
     ExponentialScheduling,
@@ -26,6 +27,7 @@ from keras_recipes.schedules import (
 )
 
 __all__ = [
+    "ActivationMonitor",
     "BestCheckpoint",
     "EarlyStopping",
     "ExponentialScheduling",

@@ -1,5 +1,6 @@
 """Callbacks for `model.fit(callbacks=[...])`."""
 
+from keras_recipes.callbacks.activation_monitor import ActivationMonitor
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
@@ -14,6 +15,7 @@ from keras_recipes.callbacks.power_scheduling import PowerScheduling
 from keras_recipes.callbacks.resumable_backup import ResumableBackup
 
 __all__ = [
+    "ActivationMonitor",
     "BestCheckpoint",
     "EarlyStopping",
     "ExponentialScheduling",

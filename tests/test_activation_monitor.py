@@ -1,0 +1,71 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(128, 16)).astype("float32")
+    return x, (x[:, 0] > 0).astype("int32")
+
+
+def fit(model, monitor):
+    x, y = data()
+    model.compile(
+        optimizer=keras.optimizers.SGD(1e-3), loss="sparse_categorical_crossentropy"
+    )
+    return model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+
+
+def test_healthy_relu_network_is_not_flagged():
+    x, _ = data()
+    monitor = kr.ActivationMonitor(x[:64])
+    history = fit(kr.build_mlp((16,), 2, hidden_layers=3, units=32), monitor)
+    layers = monitor.history[-1]["layers"]
+    assert len(layers) == 3 and len(monitor.history) == 2
+    assert max(s["dead"] for s in layers.values()) < 0.2
+    assert history.history["dead_fraction_max"][-1] < 0.2
+    assert all(0.1 < s["std"] < 10 for s in layers.values())
+
+
+def test_dead_relu_units_are_detected():
+    x, _ = data()
+    dead_bias = keras.initializers.Constant(-100.0)
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(32, activation="relu", bias_initializer=dead_bias),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    monitor = kr.ActivationMonitor(x[:64])
+    history = fit(model, monitor)
+    assert history.history["dead_fraction_max"][-1] == pytest.approx(1.0)
+
+
+def test_saturated_tanh_is_detected():
+    x, _ = data()
+    huge = keras.initializers.RandomNormal(stddev=10.0)
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(32, kernel_initializer=huge),
+            keras.layers.Activation("tanh"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    monitor = kr.ActivationMonitor(x[:64])
+    history = fit(model, monitor)
+    assert history.history["saturated_fraction_max"][-1] > 0.9
+    assert list(monitor.history[-1]["layers"]) == ["activation"]
+
+
+def test_every_and_bad_argument():
+    x, _ = data()
+    monitor = kr.ActivationMonitor(x[:16], every=2)
+    fit(kr.build_mlp((16,), 2), monitor)
+    assert [h["epoch"] for h in monitor.history] == [2]
+    with pytest.raises(ValueError, match=r"`every` must be >= 1"):
+        kr.ActivationMonitor(x, every=0)
