@@ -4,6 +4,7 @@ from keras_recipes.callbacks.activation_monitor import ActivationMonitor
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
+from keras_recipes.callbacks.gradient_monitor import GradientMonitor
 from keras_recipes.callbacks.lr_finder import LRFinder
 from keras_recipes.callbacks.nan_guard import NaNGuard
 from keras_recipes.callbacks.one_cycle import OneCycle
@@ -19,6 +20,7 @@ __all__ = [
     "BestCheckpoint",
     "EarlyStopping",
     "ExponentialScheduling",
+    "GradientMonitor",
     "LRFinder",
     "NaNGuard",
     "OneCycle",
