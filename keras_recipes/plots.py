@@ -58,3 +58,28 @@ def plot_lr_finder(result, path):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_learning_curves(train_loss, val_loss, path, window=3):
+    """Training and validation loss per epoch, raw and moving-averaged."""
+    from keras_recipes.diagnose import moving_average
+
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    epochs = range(1, len(train_loss) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for values, label, color in ((train_loss, "training", "C0"),
+                                 (val_loss, "validation", "C1")):  # fmt: skip
+        ax.plot(epochs, values, color=color, alpha=0.35, linewidth=1)
+        ax.plot(epochs, moving_average(values, window), color=color, linewidth=2,
+                label=f"{label} (moving average of {window})")  # fmt: skip
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Learning curves")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
