@@ -52,3 +52,15 @@ def test_find_lr_smoke(tmp_path, capsys):
     assert (tmp_path / "lr_finder.png").read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((tmp_path / "lr_finder.csv").open()))
     assert len(rows) == 20 and float(rows[0]["learning_rate"]) == pytest.approx(1e-7)
+
+
+def test_diagnose_smoke(tmp_path, capsys):
+    recipe = load_recipe("diagnose")
+    assert recipe.main(["--smoke", "--log-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [s["name"] for s in report["steps"]][:2] == ["initial_loss", "overfit"]
+    assert report["steps"][0]["ok"]  # digits MLP: initial loss ~ log 10
+    assert f"verdict: {report['verdict']}" in out
+    assert (tmp_path / "report.md").exists()
+    assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
