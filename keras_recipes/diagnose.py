@@ -1,8 +1,8 @@
 """Diagnose your training: the standard debugging procedure, automated.
 
 1. `check_initial_loss`: the loss before training against its expected value
-   (log C for a softmax over C classes, log 2 for a sigmoid, var(y) for mean
-   squared error), and the output width against the labels;
+   (log C for a softmax over C classes, log 2 for a sigmoid; for a regressor,
+   next to var(y)), and the output width against the labels;
 2. `check_overfit`: can the model fit a few batches (near 100 % training
    accuracy, or a loss near 0)?
 3. the LR range test (`find_learning_rate`);
@@ -85,9 +85,10 @@ def check_initial_loss(model, x, y, tolerance=0.5):
     """Compares the untrained loss with its expected value.
 
     Expected: log C for a softmax over C classes (sparse or one-hot labels),
-    log 2 for a sigmoid, mean(y**2) for mean squared error with outputs near
-    0. Also checks that a softmax has as many units as the labels have
-    classes. Fails when the relative gap exceeds `tolerance`.
+    log 2 for a sigmoid. Also checks that a softmax has as many units as the
+    labels have classes. Fails when the relative gap exceeds `tolerance`.
+    For a regressor it reports the loss of predicting the mean (var(y)) next
+    to the initial loss, and fails only on a non-finite loss.
     """
     loss = float(model.evaluate(x, y, verbose=0, return_dict=True)["loss"])
     units = model.output_shape[-1]
@@ -111,7 +112,17 @@ def check_initial_loss(model, x, y, tolerance=0.5):
     elif activation == "sigmoid":
         expected = math.log(2.0)
     else:
-        expected = float(np.mean(np.square(y.astype("float64"))))
+        # A regressor has no universal expected value: report the loss of
+        # predicting the mean (what a well-initialized output bias gives).
+        baseline = float(np.var(y.astype("float64")))
+        ok = math.isfinite(loss)
+        return StepResult(
+            "initial_loss",
+            ok,
+            f"regression: initial loss {loss:.3g}; predicting the mean would "
+            f"give {baseline:.3g} (set the output bias to mean(y) to start there)",
+            {**details, "mean_predictor_loss": baseline},
+        )
     details["expected"] = expected
     gap = abs(loss - expected) / max(abs(expected), 1e-12)
     ok = math.isfinite(loss) and gap <= tolerance

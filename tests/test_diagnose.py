@@ -104,3 +104,18 @@ def test_diagnose_end_to_end_writes_a_report(tmp_path, capsys):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     for a, b in zip(weights, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the model itself is not trained
+
+
+def test_regressor_steps_1_and_2():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 8)).astype("float32")
+    y = (x @ rng.normal(size=8) + 3.0).astype("float32")[:, None]
+    model = kr.build_mlp((8,), 1, units=64, output_activation=None)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    first = dg.check_initial_loss(model, x, y)
+    assert first.ok and first.details["mean_predictor_loss"] == pytest.approx(
+        float(np.var(y)), rel=1e-6
+    )
+    assert "predicting the mean" in first.message
+    second = dg.check_overfit(model, x, y, max_epochs=300)
+    assert second.ok and second.details["loss"] <= 0.01 * second.details["initial_loss"]
