@@ -57,13 +57,8 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
 
     data = load_digits(seed=args.seed)
-    model = keras.Sequential(
-        [keras.Input(data.x_train.shape[1:])]
-        + [
-            keras.layers.Dense(128, activation="relu", kernel_initializer="he_normal")
-            for _ in range(2)
-        ]
-        + [keras.layers.Dense(data.num_classes, activation="softmax")]
+    model = keras_recipes.build_mlp(
+        data.x_train.shape[1:], data.num_classes, hidden_layers=2, units=128
     )
     optimizer = (
         keras.optimizers.SGD(0.01, momentum=0.9)

@@ -87,13 +87,8 @@ def main(argv=None):
         f"digits: {len(data.x_train)} train / {len(data.x_val)} validation / "
         f"{len(data.x_test)} test samples, backend {keras.backend.backend()}"
     )
-    model = keras.Sequential(
-        [keras.Input(data.x_train.shape[1:])]
-        + [
-            keras.layers.Dense(128, activation="relu", kernel_initializer="he_normal")
-            for _ in range(2)
-        ]
-        + [keras.layers.Dense(data.num_classes, activation="softmax")]
+    model = keras_recipes.build_mlp(
+        data.x_train.shape[1:], data.num_classes, hidden_layers=2, units=128
     )
     model.compile(
         optimizer=keras.optimizers.SGD(args.learning_rate, momentum=0.9),

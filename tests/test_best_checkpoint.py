@@ -6,16 +6,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
-from tests.conftest import mean_prediction  # noqa: F401 (registers the loss)
-
-
-class FeedMetric(keras.callbacks.Callback):
-    def __init__(self, values, key="score"):
-        super().__init__()
-        self.values, self.key = values, key
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs[self.key] = self.values[epoch]
+from tests.conftest import FeedMetric
 
 
 def small_model():

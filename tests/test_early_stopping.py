@@ -6,15 +6,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
-
-
-class FeedMetric(keras.callbacks.Callback):
-    def __init__(self, values):
-        super().__init__()
-        self.values = values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["score"] = self.values[epoch]
+from tests.conftest import FeedMetric
 
 
 def fit(values, stopper, epochs=None):

@@ -7,20 +7,9 @@ import pytest
 
 from keras_recipes.callbacks import PerformanceScheduling
 from keras_recipes.schedules import PowerDecay, ScaledSchedule
-from tests.conftest import KernelRecorder, ones, probe_model
+from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model
 
 STEPS = 4  # steps per epoch in these tests
-
-
-class FeedMetric(keras.callbacks.Callback):
-    """Puts a scripted `score` into the epoch logs (listed first)."""
-
-    def __init__(self, values):
-        super().__init__()
-        self.values = values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["score"] = self.values[epoch]
 
 
 def run(optimizer, values, callback):
