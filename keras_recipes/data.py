@@ -1,13 +1,26 @@
-"""Datasets: the embedded default (scikit-learn's bundled digits, no network).
+"""Datasets: the embedded default, Keras's downloadable ones, and your files.
 
-More sources (`keras.datasets`, CSV / NPZ files) come with the recipe issue.
+* `"digits"`: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes);
+  no network needed, the default everywhere.
+* `"mnist"`, `"fashion_mnist"`, `"cifar10"`: `keras.datasets` loaders (they
+  download on first use, so they need a network).
+* a `.npz` file with arrays `x` and `y`, or a `.csv` file with a header and a
+  numeric label column.
+
+`load_dataset` returns stratified train / validation / test splits,
+standardized with the training split's statistics.
 """
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from keras_recipes._validation import check_number
+
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+DATASETS = ("digits",) + KERAS_DATASETS
 
 
 @dataclass(frozen=True)
@@ -22,57 +35,124 @@ class Splits:
     y_test: np.ndarray
     num_classes: int
 
+    @property
+    def is_image(self):
+        """Whether samples are images (height, width, channels)."""
+        return self.x_train.ndim == 4
 
-def load_digits(validation_fraction=0.15, test_fraction=0.15, seed=0):
-    """scikit-learn's bundled 8x8 digits (1,797 images, 10 classes), split.
 
-    Pixels are flattened to 64 features and standardized with the training
-    split's mean and standard deviation. The splits are stratified.
+def load_dataset(
+    source="digits",
+    *,
+    validation_fraction=0.15,
+    test_fraction=0.15,
+    label_column="label",
+    seed=0,
+):
+    """Loads a dataset by name or path and splits it.
 
     Args:
+        source: `"digits"`, `"mnist"`, `"fashion_mnist"`, `"cifar10"`, or the
+            path of a `.npz` (arrays `x`, `y`) or `.csv` file.
         validation_fraction: Fraction of the samples for validation.
-        test_fraction: Fraction of the samples for the test split.
+        test_fraction: Fraction for the test split (Keras datasets keep
+            their own test split).
+        label_column: Name of the label column of a CSV file.
         seed: Seed of the shuffle.
 
     Returns:
-        A `Splits` of float32 features and int32 labels.
+        A `Splits`: float32 features (images as (h, w, c)), int32 labels.
 
     Raises:
-        ValueError: If the fractions are not in (0, 1) or leave no training data.
+        ValueError: For an unknown name, a missing file, a wrong extension,
+            mismatched lengths or a missing label column.
 
     Example:
 
-    >>> splits = load_digits()
+    >>> splits = load_dataset("digits")
     >>> splits.x_train.shape, splits.num_classes
-    ((1257, 64), 10)
+    ((1257, 8, 8, 1), 10)
     """
-    from sklearn.datasets import load_digits as sklearn_digits
+    _check_fractions(validation_fraction, test_fraction)
+    source = str(source)
+    if source == "digits":
+        from sklearn.datasets import load_digits as sklearn_digits
+
+        digits = sklearn_digits()
+        x = digits.images.astype("float32")[..., None]
+        return split(x, digits.target, validation_fraction, test_fraction, seed)
+    if source in KERAS_DATASETS:
+        import keras
+
+        loader = getattr(keras.datasets, source)
+        (x, y), (x_test, y_test) = loader.load_data()
+        x, x_test = _as_images(x), _as_images(x_test)
+        return split(
+            x, y.ravel(), validation_fraction, None, seed, x_test, y_test.ravel()
+        )
+    path = Path(source)
+    if path.suffix not in (".npz", ".csv"):
+        raise ValueError(
+            f"`source` must be one of {', '.join(DATASETS)}, or a .npz or .csv "
+            f"file. Received: source={source!r}"
+        )
+    if not path.exists():
+        raise ValueError(f"No such file: {path}. Received: source={source!r}")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = {"x", "y"} - set(arrays.files)
+            if missing:
+                raise ValueError(
+                    f"{path} must hold arrays 'x' and 'y'; it has "
+                    f"{sorted(arrays.files)}"
+                )
+            x, y = arrays["x"], arrays["y"]
+    else:
+        x, y = _read_csv(path, label_column)
+    return split(x, y, validation_fraction, test_fraction, seed)
+
+
+def load_digits(validation_fraction=0.15, test_fraction=0.15, seed=0):
+    """The digits with each image flattened to 64 features (for MLPs)."""
+    splits = load_dataset(
+        "digits",
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    flat = {
+        name: getattr(splits, name).reshape(len(getattr(splits, name)), -1)
+        for name in ("x_train", "x_val", "x_test")
+    }
+    return Splits(**{**splits.__dict__, **flat})
+
+
+def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=None):
+    """Stratified splits, standardized with the training split's statistics."""
     from sklearn.model_selection import train_test_split
 
-    validation_fraction = check_number(
-        "validation_fraction", validation_fraction, low=0, high=1, low_open=True,
-        high_open=True,
-    )  # fmt: skip
-    test_fraction = check_number(
-        "test_fraction", test_fraction, low=0, high=1, low_open=True, high_open=True
-    )
-    if validation_fraction + test_fraction >= 1:
+    x = np.asarray(x, dtype="float32")
+    y = np.asarray(y)
+    if len(x) != len(y):
         raise ValueError(
-            "`validation_fraction + test_fraction` must be < 1. Received: "
-            f"validation_fraction={validation_fraction}, test_fraction={test_fraction}"
+            f"`x` and `y` must have the same length. Received: len(x)={len(x)}, "
+            f"len(y)={len(y)}"
         )
-    digits = sklearn_digits()
-    x = digits.data.astype("float32")
-    y = digits.target.astype("int32")
-    x_rest, x_test, y_rest, y_test = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=seed
-    )
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.number) or np.any(y % 1):
+        raise ValueError(
+            "Labels must be a 1-D array of integer class ids. "
+            f"Received: y of shape {y.shape} and dtype {y.dtype}"
+        )
+    y = y.astype("int32")
+    if x_test is None:
+        x, x_test, y, y_test = train_test_split(
+            x, y, test_size=test_fraction, stratify=y, random_state=seed
+        )
+        rest = 1 - test_fraction
+    else:
+        rest = 1.0
     x_train, x_val, y_train, y_val = train_test_split(
-        x_rest,
-        y_rest,
-        test_size=validation_fraction / (1 - test_fraction),
-        stratify=y_rest,
-        random_state=seed,
+        x, y, test_size=validation_fraction / rest, stratify=y, random_state=seed
     )
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0) + 1e-6
@@ -81,7 +161,42 @@ def load_digits(validation_fraction=0.15, test_fraction=0.15, seed=0):
         y_train=y_train,
         x_val=(x_val - mean) / std,
         y_val=y_val,
-        x_test=(x_test - mean) / std,
-        y_test=y_test,
-        num_classes=10,
+        x_test=((np.asarray(x_test, "float32") - mean) / std).astype("float32"),
+        y_test=np.asarray(y_test).astype("int32"),
+        num_classes=int(max(y.max(), np.max(y_test))) + 1,
     )
+
+
+def _read_csv(path, label_column):
+    with path.open(newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise ValueError(f"{path} is empty.")
+    header, body = rows[0], rows[1:]
+    if label_column not in header:
+        raise ValueError(
+            f"{path} has no column {label_column!r} for the labels. Columns: "
+            f"{', '.join(header)}. Pass `label_column`."
+        )
+    index = header.index(label_column)
+    try:
+        table = np.array(body, dtype="float64")
+    except ValueError as error:
+        raise ValueError(f"{path} must hold numbers only: {error}") from None
+    return np.delete(table, index, axis=1), table[:, index]
+
+
+def _as_images(x):
+    x = np.asarray(x, dtype="float32") / 255.0
+    return x[..., None] if x.ndim == 3 else x
+
+
+def _check_fractions(validation_fraction, test_fraction):
+    for name, value in (("validation_fraction", validation_fraction),
+                        ("test_fraction", test_fraction)):  # fmt: skip
+        check_number(name, value, low=0, high=1, low_open=True, high_open=True)
+    if validation_fraction + test_fraction >= 1:
+        raise ValueError(
+            "`validation_fraction + test_fraction` must be < 1. Received: "
+            f"validation_fraction={validation_fraction}, test_fraction={test_fraction}"
+        )

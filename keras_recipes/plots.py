@@ -83,3 +83,25 @@ def plot_learning_curves(train_loss, val_loss, path, window=3):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_schedule(learning_rates, momenta, path):
+    """Learning rate (and momentum, if given) per optimizer step."""
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = range(len(learning_rates))
+    ax.plot(steps, learning_rates, color="C0", label="learning rate")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("learning rate", color="C0")
+    ax.grid(True, alpha=0.3)
+    if momenta is not None:
+        twin = ax.twinx()
+        twin.plot(steps, momenta, color="C1", label="momentum")
+        twin.set_ylabel("momentum (SGD momentum / Adam beta_1)", color="C1")
+    ax.set_title("Schedule followed")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -29,15 +29,26 @@ def test_train_smoke(tmp_path, capsys, schedule):
     out = capsys.readouterr().out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert f"test accuracy: {metrics['test_accuracy']:.4f}" in out
-    # Two epochs of a small MLP on digits are far above chance (0.1).
+    assert f"tensorboard --logdir {tmp_path / 'tensorboard'}" in out
+    for step in range(1, 6):
+        assert f"[{step}/5]" in out
+    # Two epochs of the paired CNN on digits are far above chance (0.1).
     assert metrics["test_accuracy"] > 0.5
     assert json.loads((tmp_path / "args.json").read_text())["schedule"] == schedule
     rows = list(csv.DictReader((tmp_path / "history.csv").open()))
     assert len(rows) == 2
+    manifest = json.loads((tmp_path / "best" / "checkpoints.json").read_text())
+    assert manifest["best"]["epoch"] == metrics["best_epoch"]
+    for png in ("lr_finder.png", "learning_curves.png"):
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     if schedule == "one-cycle":
         # The LR the CSV logger saw: mid-cycle after epoch 1, the floor after 2.
+        peak = metrics["learning_rate"]
         rates = [float(r["learning_rate"]) for r in rows]
-        assert rates[0] > 1e-3 and rates[1] == pytest.approx(0.1 / 25 / 1e5, rel=1e-3)
+        assert rates[0] > peak / 25 and rates[1] == pytest.approx(
+            peak / 25 / 1e5, rel=1e-3
+        )
+        assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
     assert any((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
 
 

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from keras_recipes.data import load_dataset, load_digits
+
+
+def test_digits_as_images_and_flat():
+    images = load_dataset("digits")
+    assert images.x_train.shape[1:] == (8, 8, 1) and images.is_image
+    assert len(images.x_train) + len(images.x_val) + len(images.x_test) == 1797
+    assert images.num_classes == 10
+    flat = load_digits()
+    assert flat.x_train.shape[1:] == (64,) and not flat.is_image
+    np.testing.assert_array_equal(flat.y_test, images.y_test)
+    # Standardized with the training split's statistics.
+    np.testing.assert_allclose(images.x_train.mean(axis=0), 0, atol=1e-5)
+    assert set(np.unique(images.y_val)) == set(range(10))  # stratified
+
+
+def test_npz_and_csv_files(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    y = np.arange(100) % 4
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    splits = load_dataset(tmp_path / "data.npz", test_fraction=0.2)
+    assert splits.x_train.shape[1] == 3 and splits.num_classes == 4
+    assert len(splits.x_test) == 20
+
+    rows = ["a,label,b"] + [f"{x[i, 0]},{y[i]},{x[i, 1]}" for i in range(100)]
+    (tmp_path / "data.csv").write_text("\n".join(rows))
+    splits = load_dataset(tmp_path / "data.csv")
+    assert splits.x_train.shape[1] == 2 and splits.num_classes == 4
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, match",
+    [
+        (None, {"source": "imagenet"}, r"`source` must be one of digits, mnist"),
+        (None, {"source": "missing.npz"}, r"No such file: missing.npz"),
+        ("npz-keys", {}, r"must hold arrays 'x' and 'y'; it has \['a'\]"),
+        ("csv-label", {"label_column": "target"}, r"has no column 'target'.*a, b"),
+        ("npz-float-labels", {}, r"Labels must be a 1-D array of integer class ids"),
+        ("npz-lengths", {}, r"`x` and `y` must have the same length"),
+        (None, {"source": "digits", "test_fraction": 0.9}, r"must be < 1"),
+    ],
+)
+def test_bad_input(tmp_path, make, kwargs, match):
+    path = tmp_path / ("d.csv" if make and make.startswith("csv") else "d.npz")
+    if make == "npz-keys":
+        np.savez(path, a=np.ones(3))
+    elif make == "csv-label":
+        path.write_text("a,b\n1,2\n")
+    elif make == "npz-float-labels":
+        np.savez(path, x=np.ones((10, 2)), y=np.linspace(0, 1, 10))
+    elif make == "npz-lengths":
+        np.savez(path, x=np.ones((10, 2)), y=np.ones(9))
+    kwargs = {"source": path, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        load_dataset(**kwargs)
