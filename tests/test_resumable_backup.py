@@ -24,17 +24,17 @@ class FeedMetric(keras.callbacks.Callback):
         logs["score"] = [1.0, 2.0, 2.0, 2.0, 2.0, 2.0][epoch]
 
 
-def model_and_data():
+def model_and_data(learning_rate=0.1):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate), loss="mse")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(16, 3)).astype("float32")
     return model, x, x.sum(axis=1, keepdims=True)
 
 
-def run(backup_dir, crash_at=None, plateau_first=True):
-    model, x, y = model_and_data()
+def run(backup_dir, crash_at=None, learning_rate=0.1):
+    model, x, y = model_and_data(learning_rate)
     plateau = kr.PerformanceScheduling("score", factor=0.5, patience=1, mode="min")
     backup = kr.ResumableBackup(backup_dir, callbacks=[plateau])
     # The plateau callback listed after the backup: its cut must still be saved.
@@ -65,6 +65,20 @@ def test_rerun_continues_with_callback_state_whatever_the_order(tmp_path):
     for a, b in zip(model.weights, reference.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
     assert not (tmp_path / "b" / "state.json").exists()  # deleted on completion
+
+
+def test_reductions_of_a_schedule_survive_a_restart(tmp_path):
+    schedule = kr.PowerDecay(0.1, decay_steps=4)
+    reference, _, _, _ = run(tmp_path / "ref", learning_rate=schedule)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(tmp_path / "b", crash_at=3, learning_rate=schedule)
+    model, _, plateau, _ = run(tmp_path / "b", learning_rate=schedule)
+    assert isinstance(model.optimizer._learning_rate, kr.ScaledSchedule)
+    assert float(model.optimizer.learning_rate) == pytest.approx(
+        float(reference.optimizer.learning_rate)
+    )
+    for a, b in zip(model.weights, reference.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
 
 
 def test_changed_callbacks_are_refused(tmp_path):

@@ -109,7 +109,22 @@ class PerformanceScheduling(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if not self._restored:
             self._reset()
+        elif self.scale != 1.0:
+            self._restore_schedule_scale()
         self._restored = False
+
+    def _restore_schedule_scale(self):
+        # A float learning rate is a variable: a backup restores it. A schedule
+        # is not: after a restart the optimizer has its compiled schedule
+        # again, so the reductions made so far are put back here (unless the
+        # model was itself loaded with its ScaledSchedule).
+        optimizer = self.model.optimizer
+        if has_float_learning_rate(optimizer) or isinstance(
+            optimizer._learning_rate, ScaledSchedule
+        ):
+            return
+        optimizer.learning_rate = ScaledSchedule(optimizer._learning_rate, self.scale)
+        self.model.make_train_function(force=True)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
