@@ -1,9 +1,9 @@
 """Find a learning rate for the digits MLP with the LR range test.
 
-Builds the same small He-initialized ReLU MLP as `recipes/train.py` on
-scikit-learn's bundled digits, runs `keras_recipes.find_learning_rate`
-(exponential sweep, fastai's defaults), prints every suggestion and writes the
-curve as a plot and a CSV.
+Builds a small He-initialized ReLU MLP (`keras_recipes.build_mlp`, what
+`recipes/train.py --model mlp` trains) on scikit-learn's bundled digits, runs
+`keras_recipes.find_learning_rate` (exponential sweep, fastai's defaults),
+prints every suggestion and writes the curve as a plot and a CSV.
 
 Usage:
     python recipes/find_lr.py
