@@ -15,9 +15,7 @@ report.json, lr_finder.png, learning_curves.png.
 """
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -25,6 +23,7 @@ import keras
 import keras_recipes
 from keras_recipes.data import load_digits
 from keras_recipes.diagnose import diagnose
+from keras_recipes.runs import start_run
 
 
 def build_parser():
@@ -49,11 +48,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.smoke:
         args.epochs, args.search_epochs = 3, 1
-    log_dir = args.log_dir or Path("runs") / time.strftime("diagnose-%Y%m%d-%H%M%S")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    resolved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    (log_dir / "args.json").write_text(json.dumps(resolved, indent=2))
-    keras.utils.set_random_seed(args.seed)
+    log_dir = start_run(args, "diagnose")
 
     data = load_digits(seed=args.seed)
     model = keras_recipes.build_mlp(

@@ -31,6 +31,7 @@ import numpy as np
 import keras_recipes as kr
 from keras_recipes.data import load_dataset
 from keras_recipes.plots import plot_learning_curves, plot_schedule
+from keras_recipes.runs import start_run
 
 SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
 SCHEDULES = ("one-cycle", "power", "exponential", "piecewise", "performance", "none")
@@ -88,11 +89,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.smoke:
         args.epochs = 2
-    log_dir = args.log_dir or Path("runs") / time.strftime("train-%Y%m%d-%H%M%S")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    resolved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    (log_dir / "args.json").write_text(json.dumps(resolved, indent=2))
-    keras.utils.set_random_seed(args.seed)
+    log_dir = start_run(args, "train")
     start = time.perf_counter()
 
     print(f"[1/5] data: {args.dataset}")

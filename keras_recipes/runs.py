@@ -1,0 +1,27 @@
+"""Run folders for the recipes: one folder per run, its arguments first."""
+
+import json
+import time
+from pathlib import Path
+
+import keras
+
+
+def start_run(args, name):
+    """Creates the run folder, writes the resolved arguments, seeds everything.
+
+    Args:
+        args: The parsed `argparse.Namespace`; its `log_dir` (or `None`, for
+            `runs/<name>-<time>`) and `seed` are used.
+        name: The recipe's name, for the default folder.
+
+    Returns:
+        The run folder, as a `pathlib.Path`.
+    """
+    folder = args.log_dir or Path("runs") / time.strftime(f"{name}-%Y%m%d-%H%M%S")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    resolved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    (folder / "args.json").write_text(json.dumps(resolved, indent=2))
+    keras.utils.set_random_seed(args.seed)
+    return folder
