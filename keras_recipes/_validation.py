@@ -64,20 +64,6 @@ def check_choice(name, value, choices):
     return value
 
 
-def check_exactly_one(**named):
-    """Checks that exactly one of the keyword arguments is not `None`.
-
-    Returns:
-        The `(name, value)` pair that was given.
-    """
-    given = [(k, v) for k, v in named.items() if v is not None]
-    if len(given) != 1:
-        names = " or ".join(f"`{k}`" for k in named)
-        received = ", ".join(f"{k}={v!r}" for k, v in named.items())
-        raise ValueError(f"Pass exactly one of {names}. Received: {received}")
-    return given[0]
-
-
 def _describe_range(low, high, low_open, high_open):
     parts = []
     if low is not None:

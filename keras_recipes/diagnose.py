@@ -198,9 +198,10 @@ class _StopAt(keras.callbacks.Callback):
 def search_learning_rate_and_decay(
     model, x, y, validation_data, *, center, epochs=3, batch_size=32, verbose=1
 ):
-    """A coarse grid around `center` (x1/10 .. x3, weight decay 0, 1e-4,
-    1e-3), then a refined one (x1/2, x1, x2) around the best; returns the
-    best `(learning_rate, weight_decay, score)` and every trial."""
+    """A coarse grid around `center` (x1/10, x3/10, x1, x3; weight decay 0,
+    1e-4, 1e-3), then the best learning rate x1/2 and x2 at its weight decay;
+    returns the best `(learning_rate, weight_decay, trials)`, every trial
+    with its best validation loss."""
     trials = []
 
     def score(lr, wd):

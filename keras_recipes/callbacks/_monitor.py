@@ -90,13 +90,18 @@ class Monitor:
 
     def is_improvement(self, value):
         """Whether `value` beats the best so far by more than `min_delta`."""
+        return self.improves_on(value, self.best)
+
+    def improves_on(self, value, reference):
+        """Whether `value` beats `reference` (`None`: nothing yet) by more
+        than `min_delta`; a non-finite `value` never does."""
         if not math.isfinite(value):
             return False
-        if self.best is None:
+        if reference is None:
             return True
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
 
     def update(self, value):
         """Records `value`; returns whether it was an improvement."""

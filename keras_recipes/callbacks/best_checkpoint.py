@@ -167,9 +167,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         """Whether `value` beats the worst kept checkpoint by `min_delta`."""
         if len(self.kept) < self.save_top_k:
             return True
-        worst = Monitor(self.monitor, self._tracker.mode, self._tracker.min_delta)
-        worst.best = self.kept[-1]["value"]
-        return worst.is_improvement(value)
+        return self._tracker.improves_on(value, self.kept[-1]["value"])
 
     def _sort_key(self, checkpoint):
         value = checkpoint["value"]
