@@ -156,10 +156,11 @@ def test_second_fit_runs_the_schedule_again_and_optimizer_is_restored():
 
 
 def simulate(optimizer_name, schedule, grads, max_m=0.95, min_m=0.85, cycle=True):
-    """NumPy reference of Keras's SGD-with-momentum and Adam updates."""
+    """NumPy reference of Keras's SGD-with-momentum, Adam and Nadam updates."""
     w = np.zeros_like(grads[0])
     m = np.zeros_like(w)
     v = np.zeros_like(w)
+    u_product = 1.0
     out = []
     for t, g in enumerate(grads):
         lr = float(schedule(t))
@@ -167,6 +168,16 @@ def simulate(optimizer_name, schedule, grads, max_m=0.95, min_m=0.85, cycle=True
         if optimizer_name == "sgd":
             m = m * mu - lr * g
             w = w + m
+        elif optimizer_name == "nadam":
+            u_t = mu * (1 - 0.5 * 0.96 ** (t + 1))
+            u_t_1 = mu * (1 - 0.5 * 0.96 ** (t + 2))
+            u_product *= u_t
+            m += (g - m) * (1 - mu)
+            v += (g * g - v) * (1 - 0.999)
+            m_hat = u_t_1 * m / (1 - u_product * u_t_1) + (1 - u_t) * g / (
+                1 - u_product
+            )
+            w = w - lr * m_hat / (np.sqrt(v / (1 - 0.999 ** (t + 1))) + 1e-7)
         else:
             alpha = lr * np.sqrt(1 - 0.999 ** (t + 1)) / (1 - mu ** (t + 1))
             m += (g - m) * (1 - mu)
@@ -176,18 +187,23 @@ def simulate(optimizer_name, schedule, grads, max_m=0.95, min_m=0.85, cycle=True
     return np.array(out)
 
 
-@pytest.mark.parametrize("optimizer_name", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer_name", ["sgd", "adam", "nadam"])
 @pytest.mark.parametrize("spe", steps_per_execution_values())
 def test_one_cycle_cycles_momentum_in_the_compiled_step(optimizer_name, spe, tmp_path):
     rng = np.random.default_rng(0)
     x = rng.uniform(0.1, 1.0, size=(STEPS_PER_EPOCH * BATCH, 3)).astype("float32")
     y = np.zeros((len(x), 1), "float32")
-    optimizer = (
-        keras.optimizers.SGD(0.01, momentum=0.9)
-        if optimizer_name == "sgd"
-        else keras.optimizers.Adam(0.01, beta_1=0.9)
-    )
+    optimizer = {
+        "sgd": lambda: keras.optimizers.SGD(0.01, momentum=0.9),
+        "adam": lambda: keras.optimizers.Adam(0.01, beta_1=0.9),
+        # Nadam multiplies a variable by its beta_1 (`variable * beta_1`).
+        "nadam": lambda: keras.optimizers.Nadam(0.01, beta_1=0.9),
+    }[optimizer_name]()
     model = probe_model(optimizer, num_inputs=3, steps_per_execution=spe)
+    if optimizer_name == "nadam" and BACKEND == "jax":
+        with pytest.raises(ValueError, match="Nadam on the JAX backend"):
+            model.fit(x, y, batch_size=BATCH, epochs=1, callbacks=[OneCycle(0.3)])
+        return
     recorder = KernelRecorder()
     checkpoint = keras.callbacks.ModelCheckpoint(tmp_path / "mid_fit.keras")
     history = model.fit(

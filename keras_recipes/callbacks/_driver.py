@@ -47,6 +47,36 @@ def momentum_attribute(optimizer):
     return None
 
 
+def cycle_momentum_error(optimizer):
+    """Why `optimizer`'s momentum cannot follow a schedule, or `None` if it can."""
+    name = type(optimizer).__name__
+    attribute = momentum_attribute(optimizer)
+    if attribute is None:
+        return (
+            f"Cannot cycle the momentum of {name}: supported are SGD "
+            "(`momentum`) and Adam, AdamW, Adamax, Nadam (`beta_1`). Pass "
+            "`cycle_momentum=False`."
+        )
+    if attribute == "momentum" and optimizer.momentum == 0:
+        return (
+            "Cannot cycle the momentum of SGD compiled with momentum=0 (it "
+            "keeps no velocity). Compile with e.g. `SGD(momentum=0.9)` or pass "
+            "`cycle_momentum=False`."
+        )
+    if isinstance(optimizer, keras.optimizers.Nadam) and (
+        keras.backend.backend() == "jax"
+    ):
+        # Nadam computes `u_product * beta_1` (a variable times the float);
+        # JAX converts a float subclass to the constant it holds there, so
+        # that part of the update would ignore the cycle.
+        return (
+            "Cannot cycle the momentum of Nadam on the JAX backend (part of "
+            "its update reads `beta_1` as the compiled constant). Pass "
+            "`cycle_momentum=False`, or use Adam."
+        )
+    return None
+
+
 def has_float_learning_rate(optimizer):
     """Whether `optimizer` was compiled with a float (variable) learning rate."""
     return isinstance(_compiled_learning_rate(optimizer), keras.Variable)
@@ -83,6 +113,11 @@ class ScheduledValue(float):
     in arithmetic, it returns `function()` as a tensor, evaluated where it is
     used (inside the compiled train step).
     """
+
+    # Keras infers the dtype of a binary op from `x.dtype`, else `type(x)`:
+    # `float` keeps the value's weak Python-float typing (Nadam multiplies a
+    # variable by its `beta_1`: `variable * beta_1`).
+    dtype = float
 
     def __new__(cls, value, function, compiled=None):
         self = super().__new__(cls, value)
@@ -171,19 +206,10 @@ class ScheduleDriver:
         self._momentum_fn = momentum_fn
         self._momentum_attribute = None
         if momentum_fn is not None:
+            error = cycle_momentum_error(optimizer)
+            if error:
+                raise ValueError(error)
             self._momentum_attribute = momentum_attribute(optimizer)
-            if self._momentum_attribute is None:
-                raise ValueError(
-                    f"Cannot cycle the momentum of {type(optimizer).__name__}: "
-                    "supported are SGD (`momentum`) and Adam, AdamW, Adamax, "
-                    "Nadam (`beta_1`). Pass `cycle_momentum=False`."
-                )
-            if self._momentum_attribute == "momentum" and optimizer.momentum == 0:
-                raise ValueError(
-                    "Cannot cycle the momentum of SGD compiled with momentum=0 "
-                    "(it keeps no velocity). Compile with e.g. "
-                    "`SGD(momentum=0.9)` or pass `cycle_momentum=False`."
-                )
         self._variable = _compiled_learning_rate(optimizer)
         self._nominal_momentum = None
         self._offset = 0

@@ -21,10 +21,12 @@ class OneCycle(SchedulingCallback):
     With `cycle_momentum=True` the momentum (`SGD.momentum`, or `beta_1` of
     Adam, AdamW, Adamax, Nadam) moves inversely, from `max_momentum` down to
     `min_momentum` at the peak and back, and really changes the update on
-    every backend. After the fit the optimizer has its compiled values again.
-    A model saved during the fit (e.g. by `ModelCheckpoint`) loads as the
-    compiled optimizer; on PyTorch its momentum is that of the last step,
-    because PyTorch's Keras optimizers take the momentum as a Python number.
+    every backend (except Nadam on JAX, refused: part of its update reads
+    `beta_1` as a constant there). After the fit the optimizer has its
+    compiled values again. A model saved during the fit (e.g. by
+    `ModelCheckpoint`) loads as the compiled optimizer; on PyTorch its
+    momentum is that of the last step, because PyTorch's Keras optimizers
+    take the momentum as a Python number.
 
     The cycle spans `fit(epochs=...)` unless `total_steps` or `total_epochs`
     is given; `fit(initial_epoch=k)` starts `k` epochs into it.
