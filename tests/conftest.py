@@ -1,5 +1,7 @@
 """Shared fixtures: a seed for every test and a probe model that reveals the LR."""
 
+import socket
+
 import keras
 import numpy as np
 import pytest
@@ -73,3 +75,10 @@ class FeedMetric(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs[self.key] = self.values[epoch]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (for test servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -2,6 +2,7 @@
 
 from keras_recipes.callbacks.activation_monitor import ActivationMonitor
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
+from keras_recipes.callbacks.by_name import SCHEDULE_NAMES, scheduling_callback
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
 from keras_recipes.callbacks.gradient_monitor import GradientMonitor
@@ -28,4 +29,6 @@ __all__ = [
     "PiecewiseConstantScheduling",
     "PowerScheduling",
     "ResumableBackup",
+    "SCHEDULE_NAMES",
+    "scheduling_callback",
 ]

@@ -1,0 +1,170 @@
+"""KerasTuner's tuners with our early stopping, best checkpoint and logs per trial.
+
+`make_tuner` returns KerasTuner's own `RandomSearch`, `BayesianOptimization`,
+`Hyperband` or `GridSearch`, with a mixin that adds to every trial:
+
+* `keras_recipes.EarlyStopping` and `keras_recipes.BestCheckpoint` on the
+  objective, new for each trial (the best model of trial `t` is
+  `<project>/trial_<t>/best/`);
+* `record.json` in the trial folder: who ran it, epochs run and seconds, for
+  the summary table (KerasTuner keeps neither);
+* on JAX and PyTorch, what KerasTuner does only on TensorFlow: a TensorBoard
+  run folder per trial and execution, and the trial's hparams session.
+
+Everything else (the oracle, resuming, retries of failed trials, the
+chief/worker mode) is KerasTuner's.
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner
+
+from keras_recipes._atomic import read_json, write_json
+from keras_recipes._validation import check_choice, check_positive_int
+from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
+from keras_recipes.callbacks.early_stopping import EarlyStopping
+from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
+
+ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
+RECORD_FILE = "record.json"
+
+
+class _TrialCallbacks:
+    """Mixin for a KerasTuner `Tuner`: our callbacks and records per trial."""
+
+    def __init__(self, *args, patience=5, **kwargs):
+        self.patience = check_positive_int("patience", patience)
+        super().__init__(*args, **kwargs)
+
+    def run_trial(self, trial, *args, **kwargs):
+        trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        # A trial that runs again (the search was interrupted during it)
+        # starts from nothing, like its model.
+        shutil.rmtree(trial_dir / "best", ignore_errors=True)
+        (trial_dir / RECORD_FILE).unlink(missing_ok=True)
+        objective = self.oracle.objective
+        callbacks = list(kwargs.pop("callbacks", None) or [])
+        callbacks += [
+            EarlyStopping(
+                objective.name, mode=objective.direction, patience=self.patience
+            ),
+            BestCheckpoint(
+                trial_dir / "best" / "model.keras",
+                monitor=objective.name,
+                mode=objective.direction,
+            ),
+            _TrialRecord(trial_dir / RECORD_FILE, self.tuner_id),
+        ]
+        return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
+
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        # KerasTuner's hook for this, which it fills on TensorFlow only.
+        if keras.backend.backend() == "tensorflow":
+            return super()._configure_tensorboard_dir(callbacks, trial, execution)
+        for callback in list(callbacks):
+            if isinstance(callback, keras.callbacks.TensorBoard):
+                log_dir = trial_log_dir(callback.log_dir, trial.trial_id, execution)
+                callback.log_dir = str(log_dir)
+                callbacks.append(
+                    hparams_callback(log_dir, trial.hyperparameters, trial.trial_id)
+                )
+        return None
+
+
+class _TrialRecord(keras.callbacks.Callback):
+    """Appends one execution (epochs, seconds) to the trial's `record.json`."""
+
+    def __init__(self, path, tuner_id):
+        super().__init__()
+        self.path = Path(path)
+        self.tuner_id = tuner_id
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self._epochs = 0
+        self._initial_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._initial_epoch is None:
+            self._initial_epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epochs += 1
+
+    def on_train_end(self, logs=None):
+        record = read_json(self.path) or {"tuner_id": self.tuner_id, "executions": []}
+        record["executions"].append(
+            {
+                "epochs": self._epochs,
+                "initial_epoch": self._initial_epoch or 0,
+                "seconds": round(time.perf_counter() - self._start, 3),
+            }
+        )
+        write_json(self.path, record)
+
+
+class RandomSearch(_TrialCallbacks, keras_tuner.RandomSearch):
+    """`keras_tuner.RandomSearch` with the per-trial additions above."""
+
+
+class BayesianOptimization(_TrialCallbacks, keras_tuner.BayesianOptimization):
+    """`keras_tuner.BayesianOptimization` with the per-trial additions above."""
+
+
+class Hyperband(_TrialCallbacks, keras_tuner.Hyperband):
+    """`keras_tuner.Hyperband` with the per-trial additions above."""
+
+
+class GridSearch(_TrialCallbacks, keras_tuner.GridSearch):
+    """`keras_tuner.GridSearch` with the per-trial additions above."""
+
+
+_TUNERS = {
+    "random": RandomSearch,
+    "bayesian": BayesianOptimization,
+    "hyperband": Hyperband,
+    "grid": GridSearch,
+}
+
+
+def make_tuner(
+    algorithm,
+    hypermodel,
+    *,
+    objective="val_accuracy",
+    max_trials=10,
+    epochs=10,
+    factor=3,
+    patience=5,
+    **kwargs,
+):
+    """One of KerasTuner's tuners, with our callbacks and records per trial.
+
+    Args:
+        algorithm: `"random"`, `"bayesian"`, `"hyperband"` or `"grid"`.
+        hypermodel: A `keras_tuner.HyperModel` (e.g. `MLPHyperModel`).
+        objective: The metric to optimize; its direction follows from its name
+            (KerasTuner's rule) or give a `keras_tuner.Objective`.
+        max_trials: Trials to run (random, bayesian, grid; Hyperband sets its
+            own count from `epochs` and `factor`).
+        epochs: Hyperband's `max_epochs` (the others get `epochs` in `search`).
+        factor: Hyperband's reduction factor.
+        patience: Early-stopping patience in every trial.
+        **kwargs: Passed to the KerasTuner tuner (`directory`, `project_name`,
+            `overwrite`, `seed`, `executions_per_trial`, ...).
+
+    Returns:
+        The tuner.
+    """
+    check_choice("algorithm", algorithm, ALGORITHMS)
+    check_positive_int("max_trials", max_trials)
+    if algorithm == "hyperband":
+        kwargs.update(max_epochs=check_positive_int("epochs", epochs), factor=factor)
+    else:
+        kwargs["max_trials"] = max_trials
+    return _TUNERS[algorithm](
+        hypermodel, objective=objective, patience=patience, **kwargs
+    )

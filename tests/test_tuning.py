@@ -1,0 +1,430 @@
+"""keras_recipes.tuning: the hypermodel, the tuners and `search`, on real KerasTuner."""
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+from keras_recipes.data import load_digits
+from keras_recipes.tuning import MLPHyperModel, search
+from keras_recipes.tuning.hypermodel import OPTIMIZERS
+from tests.conftest import free_port
+from tests.tensorboard_events import read_hparams, read_run, run_folders
+
+BACKEND = keras.backend.backend()
+SCHEDULES = ("none", "power", "exponential", "piecewise", "performance", "one-cycle")
+# A small space that learns digits in 2 epochs, with momentum in every trial.
+SMALL_SPACE = {
+    "hidden_layers": [1],
+    "units": [32, 64],
+    "activation": ["relu", "elu"],
+    "batch_norm": False,  # 16 steps are too few for its moving statistics
+    "dropout": [0.0, 0.1],
+    "optimizer": ["adam", "nadam"],
+    "learning_rate": [1e-2, 3e-2],
+    "schedule": ["one-cycle", "exponential"],
+    "batch_size": [32],
+}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits(seed=0)
+    return (data.x_train[:500], data.y_train[:500]), (data.x_val, data.y_val)
+
+
+def small_search(digits, directory, **kwargs):
+    (x, y), validation = digits
+    options = dict(
+        validation_data=validation,
+        space=SMALL_SPACE,
+        max_trials=3,
+        epochs=2,
+        directory=directory,
+        project_name="search",
+        seed=1,
+        verbose=0,
+    )
+    options.update(kwargs)
+    return search(x, y, **options)
+
+
+@pytest.fixture(scope="module")
+def finished(digits, tmp_path_factory):
+    """One small random search, shared by the tests that read what it left."""
+    return small_search(digits, tmp_path_factory.mktemp("tune"))
+
+
+# ------------------------------------------------------------- the space
+
+
+@pytest.mark.parametrize(
+    "space, error, match",
+    [
+        ({"depth": [1]}, ValueError, r"unknown names \['depth'\]"),
+        ({"activation": ["relu", "softmax"]}, ValueError, r"'softmax' is not allowed"),
+        ({"optimizer": "lion"}, ValueError, r"'lion' is not allowed"),
+        ({"units": []}, ValueError, r"`space\['units'\]` is empty"),
+        ({"units": (64, 32)}, ValueError, r"needs low < high"),
+        ({"schedule": ("none", "power")}, ValueError, r"a tuple is a \(low, high\)"),
+        ({"dropout": 1.0}, ValueError, r"`space\['dropout'\]` must be in \[0.0, 1.0\)"),
+        ({"learning_rate": 0}, ValueError, r"learning_rate.*Received: 0"),
+        ({"units": [32, 32]}, ValueError, r"repeats a value"),
+        ({"units": 6.5}, TypeError, r"`space\['units'\]` takes int values"),
+        ({"batch_norm": "yes"}, TypeError, r"takes bool values"),
+        ([("units", 32)], TypeError, r"`space` must be a dict"),
+    ],
+)
+def test_bad_space_is_refused_with_the_name_and_value(space, error, match):
+    with pytest.raises(error, match=match):
+        MLPHyperModel((64,), 10, space=space)
+
+
+def test_grid_search_needs_lists_not_ranges(digits, tmp_path):
+    space = dict(SMALL_SPACE, learning_rate=(1e-3, 1e-1), hidden_layers=(1, 2))
+    with pytest.raises(ValueError, match=r"Grid search.*ranges: \['learning_rate'\]"):
+        small_search(digits, tmp_path, algorithm="grid", space=space)
+
+
+def test_val_objective_needs_validation_data(digits, tmp_path):
+    (x, y), _ = digits
+    with pytest.raises(ValueError, match="needs `validation_data`"):
+        search(x, y, directory=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "activation, initializer",
+    [("relu", "HeNormal"), ("selu", "LecunNormal"), ("tanh", "GlorotUniform")],
+)
+def test_hypermodel_pairs_the_initializer_and_narrows_without_subclassing(
+    activation, initializer
+):
+    hypermodel = MLPHyperModel(
+        (64,),
+        10,
+        space={
+            "activation": activation,
+            "units": [24],
+            "hidden_layers": 2,
+            "optimizer": "adamw",
+        },
+    )
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [24, 24, 10]
+    assert {type(layer.kernel_initializer).__name__ for layer in dense[:-1]} == {
+        initializer
+    }
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+    # Fixed entries are recorded (the hparams dashboard shows them).
+    assert hp.values["activation"] == activation
+    assert hp.values["hidden_layers"] == 2
+
+
+def test_batch_norm_is_only_searched_for_non_selu_activations():
+    hypermodel = MLPHyperModel((64,), 10, space={"activation": ["relu", "selu"]})
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)  # registers the space with its defaults: relu first
+    assert hp.is_active("batch_norm")
+    hp.values["activation"] = "selu"
+    model = hypermodel.build(hp)
+    assert not hp.is_active("batch_norm")
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers
+    )
+
+
+@pytest.mark.parametrize(
+    "optimizer, schedule",
+    [(name, "one-cycle") for name in OPTIMIZERS]
+    + [("adam", name) for name in SCHEDULES if name != "one-cycle"],
+)
+def test_every_optimizer_and_schedule_trains(digits, optimizer, schedule):
+    (x, y), validation = digits
+    hypermodel = MLPHyperModel(
+        (64,),
+        10,
+        space={
+            "optimizer": optimizer,
+            "schedule": schedule,
+            "learning_rate": 1e-2,
+            "hidden_layers": 1,
+            "units": [32],
+            "batch_size": [64],
+        },
+    )
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    history = hypermodel.fit(
+        hp, model, x[:128], y[:128], validation_data=validation, epochs=2, verbose=0
+    ).history
+    assert np.isfinite(history["loss"]).all()
+    rates = history["learning_rate"]
+    if schedule == "none":
+        assert rates == pytest.approx([1e-2, 1e-2])
+    elif schedule != "performance":  # may or may not cut in 2 epochs
+        assert rates[-1] < rates[0] or schedule == "one-cycle"
+    # The momentum is logged wherever the optimizer has one; 1cycle cycles it
+    # where it can (back at its maximum, 0.95, at the end of the cycle).
+    momenta = history.get("momentum")
+    assert (momenta is None) == (optimizer == "rmsprop")
+    cycles = optimizer in ("momentum", "nesterov", "adam", "adamw") or (
+        optimizer == "nadam" and BACKEND != "jax"
+    )
+    if schedule == "one-cycle" and cycles:
+        assert momenta[-1] == pytest.approx(0.95)
+    elif momenta is not None:
+        assert momenta == pytest.approx([0.0 if optimizer == "sgd" else 0.9] * 2)
+
+
+# ------------------------------------------------------------- the search
+
+
+def test_search_summary_table_and_best_model(finished, digits):
+    _, (x_val, y_val) = digits
+    assert len(finished.trials) == 3
+    assert [row["status"] for row in finished.trials] == ["COMPLETED"] * 3
+    scores = [row["score"] for row in finished.trials]
+    assert scores == sorted(scores, reverse=True)
+    for row in finished.trials:
+        assert row["epochs"] == 2 and row["seconds"] > 0
+        assert set(SMALL_SPACE) <= set(row["hyperparameters"])
+    best = finished.trials[0]
+    assert finished.best_hyperparameters == best["hyperparameters"]
+    saved = json.loads((finished.project_dir / "best_hyperparameters.json").read_text())
+    assert saved == best["hyperparameters"]
+    # The best model is the best epoch of the best trial: it scores the
+    # objective KerasTuner recorded.
+    model = keras.models.load_model(finished.best_model_path)
+    _, accuracy = model.evaluate(x_val, y_val, verbose=0)
+    assert accuracy == pytest.approx(best["score"], abs=1e-6)
+    assert best["score"] > 0.5  # digits after 2 epochs: chance is 0.1
+    table = finished.table()
+    assert table.splitlines()[0].startswith("| trial | status | val_accuracy |")
+    assert len(table.splitlines()) == 2 + 3
+    assert (finished.project_dir / "summary.md").read_text().strip() == table
+    csv_lines = (finished.project_dir / "summary.csv").read_text().splitlines()
+    assert len(csv_lines) == 4 and csv_lines[0].startswith("trial_id,status,score")
+
+
+def test_every_trial_has_its_tensorboard_run_with_scalars_and_hparams(finished):
+    log_dir = finished.log_dir
+    runs = run_folders(log_dir)
+    for row in finished.trials:
+        trial = row["trial_id"]
+        for sub in ("train", "validation"):
+            assert f"{trial}/execution0/{sub}" in runs
+        train = read_run(log_dir / trial / "execution0" / "train")
+        validation = read_run(log_dir / trial / "execution0" / "validation")
+        assert [step for step, _ in train["epoch_loss"]] == [0, 1]
+        assert len(validation["epoch_accuracy"]) == 2
+        # The objective in TensorBoard is the one KerasTuner scored.
+        best = max(value for _, value in validation["epoch_accuracy"])
+        assert best == pytest.approx(row["score"], abs=1e-6)
+        # Learning rate and momentum per epoch, as scheduled.
+        rates = [value for _, value in train["epoch_learning_rate"]]
+        assert len(rates) == 2 and rates[1] < rates[0]
+        momenta = [value for _, value in train["epoch_momentum"]]
+        assert len(momenta) == 2 and all(0.8 < m < 1 for m in momenta)
+        # The hparams session of this trial, written once (KerasTuner writes
+        # it on TensorFlow, we do on JAX and PyTorch).
+        session = read_hparams(log_dir / trial / "execution0")
+        assert session["group_name"] == trial
+        assert session["session_start"].keys() == row["hyperparameters"].keys()
+        for name, value in row["hyperparameters"].items():
+            assert session["session_start"][name] == pytest.approx(value)
+        assert session["session_count"] == 1
+    # The experiment: the space's hyperparameters, the objective first.
+    experiment = read_hparams(log_dir)["experiment"]
+    assert set(experiment["hparams"]) == set(finished.trials[0]["hyperparameters"])
+    assert experiment["metrics"][0] == ("validation", "epoch_accuracy")
+
+
+class FailFirstTrial(keras.callbacks.Callback):
+    """Raises in the first trial only (state in a file: KerasTuner copies us)."""
+
+    def __init__(self, marker):
+        super().__init__()
+        self.marker = Path(marker)
+
+    def on_train_begin(self, logs=None):
+        if not self.marker.exists():
+            self.marker.write_text("failed once")
+            raise RuntimeError("planned failure of the first trial")
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path):
+    result = small_search(
+        digits, tmp_path, callbacks=[FailFirstTrial(tmp_path / "marker")]
+    )
+    statuses = [row["status"] for row in result.trials]
+    assert statuses.count("COMPLETED") == 2 and len(statuses) == 3
+    failed = result.trials[-1]
+    assert failed["status"] == "FAILED" and failed["score"] is None
+    assert failed["message"] == "RuntimeError: planned failure of the first trial"
+    assert result.best_model_path.exists()
+    csv_text = (result.project_dir / "summary.csv").read_text()
+    assert "planned failure of the first trial" in csv_text
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stands for Ctrl-C in the middle of the second trial; logs every fit."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = Path(folder)
+
+    def on_train_begin(self, logs=None):
+        with open(self.folder / "fits.log", "a") as log:
+            log.write("fit\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        fits = (self.folder / "fits.log").read_text().count("fit")
+        if fits == 2 and not (self.folder / "interrupted").exists():
+            (self.folder / "interrupted").write_text("")
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_search_resumes_without_repeating_finished_trials(
+    digits, tmp_path
+):
+    callbacks = [Interrupt(tmp_path), kr.NaNGuard(), kr.EarlyStopping(patience=1)]
+    with pytest.raises(KeyboardInterrupt):
+        small_search(digits, tmp_path, callbacks=callbacks)
+    first = tmp_path / "search" / "trial_0" / "record.json"
+    record = first.read_text()
+    # Our callbacks were copied for each trial; the user's stay unused.
+    assert callbacks[2].model is None and callbacks[2].best is None
+    result = small_search(digits, tmp_path, callbacks=callbacks)
+    fits = (tmp_path / "fits.log").read_text().count("fit")
+    assert fits == 2 + 2  # the interrupted trial again, then the third
+    assert first.read_text() == record  # trial 0 not run again
+    assert [row["status"] for row in result.trials] == ["COMPLETED"] * 3
+    assert sorted(row["trial_id"] for row in result.trials) == ["0", "1", "2"]
+
+
+def test_hyperband_continues_trials_and_records_their_start_epoch(digits, tmp_path):
+    result = small_search(digits, tmp_path, algorithm="hyperband", epochs=3)
+    records = [
+        json.loads(
+            (
+                result.project_dir / f"trial_{row['trial_id']}" / "record.json"
+            ).read_text()
+        )
+        for row in result.trials
+        if row["status"] == "COMPLETED"
+    ]
+    starts = [r["executions"][0]["initial_epoch"] for r in records]
+    assert 0 in starts and max(starts) > 0  # Hyperband resumed some trials
+    # A continued trial trains only its remaining epochs, scheduled.
+    for record in records:
+        execution = record["executions"][0]
+        assert execution["initial_epoch"] + execution["epochs"] <= 3
+
+
+def test_grid_search_runs_each_combination_once(digits, tmp_path):
+    space = dict(SMALL_SPACE, units=32, activation="relu", dropout=0.0, l2=0.0)
+    space.update(
+        optimizer="adam", learning_rate=[3e-3, 1e-2], schedule=["one-cycle", "none"]
+    )
+    result = small_search(
+        digits, tmp_path, algorithm="grid", max_trials=10, space=space
+    )
+    combinations = {
+        (row["hyperparameters"]["learning_rate"], row["hyperparameters"]["schedule"])
+        for row in result.trials
+    }
+    assert len(result.trials) == 4 and len(combinations) == 4
+
+
+# ------------------------------------------------- a real TensorBoard server
+
+
+def post_json(url, body):
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_a_tensorboard_server_shows_the_runs_scalars_and_hparams(finished, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    trials = {row["trial_id"]: row for row in finished.trials}
+    groups_request = {
+        "experimentName": "",
+        "allowedStatuses": ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_RUNNING"],
+        "colParams": [{"metric": {"group": "validation", "tag": "epoch_accuracy"}}]
+        + [{"hparam": name} for name in finished.best_hyperparameters],
+        "startIndex": 0,
+        "sliceSize": 100,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        f"--logdir={finished.log_dir}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--load_fast=false",
+        "--reload_interval=1",
+    ]
+    with open(tmp_path / "tensorboard.log", "w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        groups = []
+        while time.monotonic() < deadline and len(groups) < len(trials):
+            time.sleep(1)
+            try:
+                groups = post_json(
+                    f"{url}/data/plugin/hparams/session_groups", groups_request
+                )["sessionGroups"]
+            except (OSError, KeyError, ValueError):  # not up, or still loading
+                groups = []
+        runs = get_json(f"{url}/data/runs")
+        tags = get_json(f"{url}/data/plugin/scalars/tags")
+        experiment = post_json(
+            f"{url}/data/plugin/hparams/experiment", {"experimentName": ""}
+        )
+    finally:
+        server.kill()
+        server.wait()
+    assert len(groups) == len(trials), (tmp_path / "tensorboard.log").read_text()
+    for trial in trials:
+        assert f"{trial}/execution0/train" in runs
+        assert {"epoch_loss", "epoch_learning_rate", "epoch_momentum"} <= set(
+            tags[f"{trial}/execution0/train"]
+        )
+        assert "epoch_accuracy" in tags[f"{trial}/execution0/validation"]
+    # The HParams tab: one group per trial, its hyperparameters, and the
+    # objective (TensorBoard shows the last epoch's value).
+    for group in groups:
+        row = trials[group["name"]]
+        for name, value in row["hyperparameters"].items():
+            assert group["hparams"][name] == pytest.approx(value)
+        (objective,) = [
+            m for m in group["metricValues"] if m["name"]["tag"] == "epoch_accuracy"
+        ]
+        last = read_run(finished.log_dir / group["name"] / "execution0" / "validation")
+        assert objective["value"] == pytest.approx(last["epoch_accuracy"][-1][1])
+    metric_names = [m["name"] for m in experiment["metricInfos"]]
+    assert metric_names[0] == {"group": "validation", "tag": "epoch_accuracy"}
+    assert {h["name"] for h in experiment["hparamInfos"]} == set(
+        finished.best_hyperparameters
+    )
