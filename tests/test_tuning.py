@@ -428,3 +428,67 @@ def test_a_tensorboard_server_shows_the_runs_scalars_and_hparams(finished, tmp_p
     assert {h["name"] for h in experiment["hparamInfos"]} == set(
         finished.best_hyperparameters
     )
+
+
+# ------------------------------------ callbacks KerasTuner copies for each trial
+
+PROBE = (np.linspace(-1, 1, 64 * 8, dtype="float32").reshape(64, 8), np.arange(64) % 3)
+COPIED_CALLBACKS = {
+    "OneCycle": lambda tmp: kr.OneCycle(0.05),
+    "PowerScheduling": lambda tmp: kr.PowerScheduling(decay_epochs=1),
+    "ExponentialScheduling": lambda tmp: kr.ExponentialScheduling(decay_epochs=2),
+    "PiecewiseConstantScheduling": lambda tmp: kr.PiecewiseConstantScheduling(
+        [1, 2], [1e-2, 5e-3, 1e-3]
+    ),
+    "PerformanceScheduling": lambda tmp: kr.PerformanceScheduling(
+        "loss", factor=0.5, patience=1, min_delta=10.0
+    ),
+    "EarlyStopping": lambda tmp: kr.EarlyStopping("loss", patience=1, min_delta=0.5),
+    "NaNGuard": lambda tmp: kr.NaNGuard(verbose=0),
+    "GradientMonitor": lambda tmp: kr.GradientMonitor(PROBE, every=2, log_dir=tmp),
+    "ActivationMonitor": lambda tmp: kr.ActivationMonitor(PROBE[0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPIED_CALLBACKS))
+def test_a_used_callback_copied_for_a_trial_starts_fresh(name, tmp_path):
+    """KerasTuner deep-copies the callbacks it is given for every trial; a copy
+    of an instance already used in a fit must train exactly like a new one.
+    (`BestCheckpoint` and `ResumableBackup` resume from their folder by
+    design; `search` gives every trial its own `BestCheckpoint`.)"""
+    import copy
+
+    x, y = PROBE
+
+    def fit(callback):
+        keras.utils.set_random_seed(7)
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.SGD(0.02, momentum=0.9), "sparse_categorical_crossentropy"
+        )
+        history = model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=3,
+            shuffle=False,
+            verbose=0,
+            callbacks=[callback],
+        ).history
+        return history, model.get_weights()
+
+    used = COPIED_CALLBACKS[name](tmp_path / "a")
+    first_history, first_weights = fit(used)
+    clone = copy.deepcopy(used)
+    clone_history, clone_weights = fit(clone)
+    assert clone_history.keys() == first_history.keys()
+    for key in first_history:
+        np.testing.assert_allclose(clone_history[key], first_history[key], rtol=1e-5)
+    for got, expected in zip(clone_weights, first_weights, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)

@@ -123,8 +123,11 @@ class GradientMonitor(keras.callbacks.Callback):
                 logs["update_ratio_min"] = min(ratios)
 
     def on_train_end(self, logs=None):
+        # Closed, not kept: the callback stays deep-copyable (KerasTuner copies
+        # it for every trial); a next fit opens a new event file.
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.close()
+            self._writer = None
 
     def _check(self):
         model = self.model  # Syncs the JAX state.
