@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from keras_recipes import callbacks, models, schedules
 from keras_recipes.callbacks import (
+    SCHEDULE_NAMES,
     ActivationMonitor,
     BestCheckpoint,
     EarlyStopping,
@@ -16,6 +17,7 @@ from keras_recipes.callbacks import (
     PiecewiseConstantScheduling,
     PowerScheduling,
     ResumableBackup,
+    scheduling_callback,
 )
 from keras_recipes.lr_finder.find import find_learning_rate
 from keras_recipes.lr_finder.result import LRFinderResult
@@ -44,6 +46,7 @@ __all__ = [
     "PowerDecay",
     "PowerScheduling",
     "ResumableBackup",
+    "SCHEDULE_NAMES",
     "ScaledSchedule",
     "build_cnn",
     "build_mlp",
@@ -52,4 +55,5 @@ __all__ = [
     "initializer_for",
     "models",
     "schedules",
+    "scheduling_callback",
 ]

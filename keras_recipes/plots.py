@@ -85,14 +85,31 @@ def plot_learning_curves(train_loss, val_loss, path, window=3):
     return path
 
 
-def plot_schedule(learning_rates, momenta, path):
-    """Learning rate (and momentum, if given) per optimizer step."""
+def plot_schedule(
+    learning_rates, momenta, path, *, title="Schedule followed", logged=None
+):
+    """Learning rate (and momentum, if given) per optimizer step.
+
+    Args:
+        learning_rates: The learning rate of every step.
+        momenta: The momentum of every step, or `None`.
+        path: Where to write the PNG.
+        title: The figure's title.
+        logged: Optional `(steps, learning_rates)` logged during training
+            (e.g. the epoch logs' `learning_rate`), drawn as dots on the curve.
+
+    Returns:
+        The path written, as a `pathlib.Path`.
+    """
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = range(len(learning_rates))
     ax.plot(steps, learning_rates, color="C0", label="learning rate")
+    if logged is not None:
+        ax.plot(*logged, "o", color="C0", markersize=5, label="logged at epoch end")
+        ax.legend(loc="best", fontsize="small")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("learning rate", color="C0")
     ax.grid(True, alpha=0.3)
@@ -100,7 +117,7 @@ def plot_schedule(learning_rates, momenta, path):
         twin = ax.twinx()
         twin.plot(steps, momenta, color="C1", label="momentum")
         twin.set_ylabel("momentum (SGD momentum / Adam beta_1)", color="C1")
-    ax.set_title("Schedule followed")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -7,13 +7,15 @@ from pathlib import Path
 import keras
 
 
-def start_run(args, name):
+def start_run(args, name, args_file="args.json"):
     """Creates the run folder, writes the resolved arguments, seeds everything.
 
     Args:
         args: The parsed `argparse.Namespace`; its `log_dir` (or `None`, for
             `runs/<name>-<time>`) and `seed` are used.
         name: The recipe's name, for the default folder.
+        args_file: The file name for the arguments (a distributed search's
+            workers each write their own).
 
     Returns:
         The run folder, as a `pathlib.Path`.
@@ -22,6 +24,6 @@ def start_run(args, name):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     resolved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    (folder / "args.json").write_text(json.dumps(resolved, indent=2))
+    (folder / args_file).write_text(json.dumps(resolved, indent=2))
     keras.utils.set_random_seed(args.seed)
     return folder

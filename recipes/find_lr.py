@@ -12,90 +12,15 @@ Usage:
 
 Writes to --log-dir (default runs/find_lr-<time>): args.json,
 lr_finder.png, lr_finder.csv, suggestions.json.
+
+The same as `keras-recipes lr-find` (keras_recipes/commands/lr_find.py).
 """
 
-import argparse
-import json
 import sys
-from pathlib import Path
 
-import keras
+from keras_recipes.commands.lr_find import build_parser, main
 
-import keras_recipes
-from keras_recipes.data import load_digits
-from keras_recipes.runs import start_run
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--min-learning-rate", type=float, default=1e-7)
-    parser.add_argument("--max-learning-rate", type=float, default=10.0)
-    parser.add_argument("--num-steps", type=int, default=100)
-    parser.add_argument(
-        "--method", choices=("valley", "steep", "minimum", "slide"), default="valley"
-    )
-    parser.add_argument("--dataset", choices=("digits",), default="digits")
-    parser.add_argument("--log-dir", type=Path, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true", help="a 20-step sweep")
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.smoke:
-        args.num_steps = 20
-    log_dir = start_run(args, "find_lr")
-
-    data = load_digits(seed=args.seed)
-    model = keras_recipes.build_mlp(
-        data.x_train.shape[1:], data.num_classes, hidden_layers=2, units=128
-    )
-    optimizer = (
-        keras.optimizers.SGD(0.01, momentum=0.9)
-        if args.optimizer == "sgd"
-        else keras.optimizers.Adam(1e-3)
-    )
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    result = keras_recipes.find_learning_rate(
-        model,
-        data.x_train,
-        data.y_train,
-        batch_size=args.batch_size,
-        min_learning_rate=args.min_learning_rate,
-        max_learning_rate=args.max_learning_rate,
-        num_steps=args.num_steps,
-        method=args.method,
-    )
-    plot = result.plot(log_dir / "lr_finder.png")
-    curve = result.to_csv(log_dir / "lr_finder.csv")
-    (log_dir / "suggestions.json").write_text(
-        json.dumps(
-            {
-                "suggestion": result.suggestion,
-                "method": result.method,
-                "suggestions": result.suggestions,
-                "stopped_reason": result.stopped_reason,
-            },
-            indent=2,
-        )
-    )
-    for name, lr in result.suggestions.items():
-        marker = "  <- default" if name == result.method else ""
-        shown = "n/a" if lr is None else f"{lr:.3g}"
-        print(f"  {name:8s} {shown}{marker}")
-    if result.suggestion is None:
-        print("suggested learning rate: none (the curve was too short)")
-    else:
-        print(f"suggested learning rate: {result.suggestion:.3g}")
-    print(f"plot: {plot}\ncurve: {curve}")
-    return 0
-
+__all__ = ["build_parser", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,10 +1,12 @@
 """Every recipe runs with --smoke and writes what it promises."""
 
 import csv
+import importlib
 import importlib.util
 import json
 from pathlib import Path
 
+import keras
 import pytest
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -15,6 +17,25 @@ def load_recipe(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.parametrize(
+    "recipe, command",
+    [
+        ("train", "train"),
+        ("find_lr", "lr_find"),
+        ("diagnose", "diagnose"),
+        ("plot_schedule", "schedule"),
+        ("tune_mlp", "tune"),
+    ],
+)
+def test_recipe_is_the_command(recipe, command):
+    # The scripts hold no logic: they run the package's `keras-recipes` command.
+    module = load_recipe(recipe)
+    package = importlib.import_module(f"keras_recipes.commands.{command}")
+    assert module.main is package.main
+    assert module.build_parser is package.build_parser
+    assert "Usage:\n    python recipes/" in module.__doc__
 
 
 @pytest.mark.parametrize(
@@ -48,7 +69,28 @@ def test_train_smoke(tmp_path, capsys, schedule):
         assert rates[0] > peak / 25 and rates[1] == pytest.approx(
             peak / 25 / 1e5, rel=1e-3
         )
-        assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    # The schedule followed, for every schedule: the rate of every step.
+    assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    followed = list(csv.DictReader((tmp_path / "schedule.csv").open()))
+    steps_per_epoch = len(followed) // 2
+    assert steps_per_epoch > 1 and len(followed) == 2 * steps_per_epoch
+    assert [int(r["epoch"]) for r in followed[::steps_per_epoch]] == [1, 2]
+    assert ("momentum" in followed[0]) == (schedule == "one-cycle")
+    rates = [float(r["learning_rate"]) for r in followed]
+    if schedule == "none":
+        # The learning rate found is the one trained with, throughout.
+        assert rates == pytest.approx([metrics["learning_rate"]] * len(rates))
+        best = keras.models.load_model(manifest["best"]["path"])
+        assert float(keras.ops.convert_to_numpy(best.optimizer.learning_rate)) == (
+            pytest.approx(metrics["learning_rate"])
+        )
+    else:
+        # The rate logged after epoch 1 is the one epoch 2 started with.
+        logged = float(rows[0]["learning_rate"])
+        assert rates[steps_per_epoch] == pytest.approx(logged, rel=1e-5)
+        assert rates[0] == pytest.approx(
+            metrics["learning_rate"] / (25 if schedule == "one-cycle" else 1)
+        )
     assert any((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
 
 
@@ -75,3 +117,19 @@ def test_diagnose_smoke(tmp_path, capsys):
     assert f"verdict: {report['verdict']}" in out
     assert (tmp_path / "report.md").exists()
     assert (tmp_path / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_plot_schedule_smoke(tmp_path, capsys):
+    recipe = load_recipe("plot_schedule")
+    assert recipe.main(["--smoke", "--log-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "one-cycle schedule: 4 epochs x 10 steps (40 steps)" in out
+    assert f"plot: {tmp_path / 'schedule.png'}" in out
+    assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.DictReader((tmp_path / "schedule.csv").open()))
+    assert len(rows) == 40 and set(rows[0]) == {
+        "step",
+        "epoch",
+        "learning_rate",
+        "momentum",
+    }

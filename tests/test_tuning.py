@@ -20,7 +20,7 @@ from tests.conftest import free_port
 from tests.tensorboard_events import read_hparams, read_run, run_folders
 
 BACKEND = keras.backend.backend()
-SCHEDULES = ("none", "power", "exponential", "piecewise", "performance", "one-cycle")
+SCHEDULES = kr.SCHEDULE_NAMES
 # A small space that learns digits in 2 epochs, with momentum in every trial.
 SMALL_SPACE = {
     "hidden_layers": [1],

@@ -1,0 +1,139 @@
+"""Find a learning rate for the digits MLP with the LR range test.
+
+Builds a small He-initialized ReLU MLP (`keras_recipes.build_mlp`, what
+`keras-recipes train --model mlp` trains) on scikit-learn's bundled digits,
+runs `keras_recipes.find_learning_rate` (exponential sweep, fastai's
+defaults), prints every suggestion and writes the curve as a plot and a CSV.
+
+Usage:
+    keras-recipes lr-find
+    keras-recipes lr-find --optimizer adam --num-steps 200
+    keras-recipes lr-find --smoke            # seconds, for the tests
+    python recipes/find_lr.py ...            # the same, from a checkout
+
+Writes to --log-dir (default runs/find_lr-<time>): args.json,
+lr_finder.png, lr_finder.csv, suggestions.json.
+"""
+
+import json
+from pathlib import Path
+
+import keras
+
+import keras_recipes
+from keras_recipes.commands._common import (
+    main_of,
+    new_parser,
+    positive_float,
+    positive_int,
+)
+from keras_recipes.data import load_digits
+from keras_recipes.runs import start_run
+
+
+def build_parser(parser=None):
+    """Fills `parser` (or a new one) with the flags of `lr-find`."""
+    parser = new_parser(parser, __doc__)
+    parser.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default="sgd",
+        help="SGD with momentum 0.9, or Adam",
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="samples per step"
+    )
+    parser.add_argument(
+        "--min-learning-rate",
+        type=positive_float,
+        default=1e-7,
+        help="learning rate of the sweep's first step",
+    )
+    parser.add_argument(
+        "--max-learning-rate",
+        type=positive_float,
+        default=10.0,
+        help="learning rate of the sweep's last step",
+    )
+    parser.add_argument(
+        "--num-steps",
+        type=positive_int,
+        default=100,
+        help="steps of the sweep (it stops early when the loss diverges)",
+    )
+    parser.add_argument(
+        "--method",
+        choices=("valley", "steep", "minimum", "slide"),
+        default="valley",
+        help="the suggestion to use (all four are printed)",
+    )
+    parser.add_argument(
+        "--dataset", choices=("digits",), default="digits", help="the data"
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="run folder (default: runs/find_lr-<time>)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
+    )
+    parser.add_argument("--smoke", action="store_true", help="a 20-step sweep")
+    return parser
+
+
+def run(args):
+    """Runs `lr-find` with parsed arguments; returns the exit status."""
+    if args.smoke:
+        args.num_steps = 20
+    log_dir = start_run(args, "find_lr")
+
+    data = load_digits(seed=args.seed)
+    model = keras_recipes.build_mlp(
+        data.x_train.shape[1:], data.num_classes, hidden_layers=2, units=128
+    )
+    optimizer = (
+        keras.optimizers.SGD(0.01, momentum=0.9)
+        if args.optimizer == "sgd"
+        else keras.optimizers.Adam(1e-3)
+    )
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    result = keras_recipes.find_learning_rate(
+        model,
+        data.x_train,
+        data.y_train,
+        batch_size=args.batch_size,
+        min_learning_rate=args.min_learning_rate,
+        max_learning_rate=args.max_learning_rate,
+        num_steps=args.num_steps,
+        method=args.method,
+    )
+    plot = result.plot(log_dir / "lr_finder.png")
+    curve = result.to_csv(log_dir / "lr_finder.csv")
+    (log_dir / "suggestions.json").write_text(
+        json.dumps(
+            {
+                "suggestion": result.suggestion,
+                "method": result.method,
+                "suggestions": result.suggestions,
+                "stopped_reason": result.stopped_reason,
+            },
+            indent=2,
+        )
+    )
+    for name, lr in result.suggestions.items():
+        marker = "  <- default" if name == result.method else ""
+        shown = "n/a" if lr is None else f"{lr:.3g}"
+        print(f"  {name:8s} {shown}{marker}")
+    if result.suggestion is None:
+        print("suggested learning rate: none (the curve was too short)")
+    else:
+        print(f"suggested learning rate: {result.suggestion:.3g}")
+    print(f"plot: {plot}\ncurve: {curve}")
+    return 0
+
+
+def main(argv=None):
+    """`keras-recipes lr-find` / `python recipes/find_lr.py`; the exit status."""
+    return main_of(build_parser, run, argv)

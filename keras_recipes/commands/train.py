@@ -1,0 +1,252 @@
+"""Train a classifier the recommended way, on the embedded digits or your data.
+
+The main recipe: a model whose initializers follow its activation (a small
+CNN for images, an MLP otherwise), the LR range test to pick the peak
+learning rate, 1cycle training (momentum cycled too), the best checkpoint
+kept atomically, early stopping, TensorBoard, and the best model evaluated on
+the test split.
+
+Usage:
+    keras-recipes train                         # digits, about 15 seconds
+    keras-recipes train --model mlp --epochs 30
+    keras-recipes train --dataset data.npz      # arrays x, y
+    keras-recipes train --dataset fashion_mnist # downloads once
+    keras-recipes train --smoke                 # seconds, for the tests
+    KERAS_BACKEND=jax keras-recipes train       # any Keras backend
+    python recipes/train.py ...                 # the same, from a checkout
+
+One run folder (--log-dir, default runs/train-<time>) holds: args.json,
+metrics.json, history.csv, best/ (checkpoints and their manifest),
+tensorboard/, lr_finder.png, learning_curves.png, and schedule.png +
+schedule.csv: the learning rate (and momentum) of every step the fit ran.
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+import keras_recipes as kr
+from keras_recipes.commands._common import (
+    learning_rates_of,
+    main_of,
+    new_parser,
+    positive_float,
+    positive_int,
+    write_schedule_csv,
+)
+from keras_recipes.data import load_dataset
+from keras_recipes.plots import plot_learning_curves, plot_schedule
+from keras_recipes.runs import start_run
+
+SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
+SCHEDULES = kr.SCHEDULE_NAMES
+
+
+def build_parser(parser=None):
+    """Fills `parser` (or a new one) with the flags of `train`."""
+    parser = new_parser(parser, __doc__)
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits, mnist, fashion_mnist, cifar10, or a .npz / .csv file",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("auto", "cnn", "mlp"),
+        default="auto",
+        help="auto: a CNN for images, an MLP otherwise",
+    )
+    parser.add_argument(
+        "--activation",
+        default="relu",
+        help="hidden activation; the initializer follows it (He, LeCun, Glorot)",
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=15, help="epochs to train at most"
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="samples per step"
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=None,
+        help="peak (one-cycle) or initial learning rate (default: the LR finder's)",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="one-cycle",
+        help="learning-rate schedule; preview one with `keras-recipes schedule`",
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=5,
+        help="early stopping: epochs without a better val_accuracy",
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help="run folder (default: runs/train-<time>)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a seconds-long run (2 epochs)"
+    )
+    return parser
+
+
+def schedule_followed(callback, history, learning_rate, steps_run, steps_per_epoch):
+    """The learning rate (and momentum, or `None`) of every step the fit ran.
+
+    The scheduling callbacks ran `callback.schedule` inside the train step,
+    so it is evaluated at the same steps; otherwise the rate changed only
+    between epochs (PerformanceScheduling) or never, and the epoch logs say
+    what it was after each epoch.
+    """
+    if callback is None or isinstance(callback, kr.PerformanceScheduling):
+        per_epoch = [learning_rate] + list(history.get("learning_rate", []))
+        per_epoch += [per_epoch[-1]] * math.ceil(steps_run / steps_per_epoch)
+        return np.repeat(per_epoch, steps_per_epoch)[:steps_run], None
+    steps = np.arange(steps_run)
+    rates = learning_rates_of(callback.schedule, steps)
+    momenta = None
+    if isinstance(callback, kr.OneCycle) and callback.cycle_momentum:
+        momenta = callback.schedule.momentum(
+            steps,
+            max_momentum=callback.max_momentum,
+            min_momentum=callback.min_momentum,
+            xp=np,
+        )
+    return rates, momenta
+
+
+def run(args):
+    """Runs `train` with parsed arguments; returns the exit status."""
+    if args.smoke:
+        args.epochs = 2
+    log_dir = start_run(args, "train")
+    start = time.perf_counter()
+
+    print(f"[1/5] data: {args.dataset}")
+    data = load_dataset(args.dataset, seed=args.seed)
+    print(
+        f"      {len(data.x_train)} train / {len(data.x_val)} validation / "
+        f"{len(data.x_test)} test, {data.num_classes} classes, "
+        f"backend {keras.backend.backend()}"
+    )
+    kind = args.model if args.model != "auto" else ("cnn" if data.is_image else "mlp")
+    initializer = kr.initializer_for(args.activation)
+    print(f"[2/5] model: {kind}, {args.activation} (initializer {initializer})")
+    if kind == "cnn":
+        model = kr.build_cnn(
+            data.x_train.shape[1:], data.num_classes, activation=args.activation
+        )
+    else:
+        model = kr.build_mlp(
+            data.x_train.shape[1:], data.num_classes, activation=args.activation
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+    learning_rate = args.learning_rate
+    if learning_rate is None:
+        print("[3/5] LR range test")
+        finder = kr.find_learning_rate(
+            model,
+            data.x_train,
+            data.y_train,
+            batch_size=args.batch_size,
+            verbose=0,
+            # --smoke: a short sweep over the likely range, to stay in seconds.
+            **(SMOKE_SWEEP if args.smoke else {}),
+        )
+        finder.plot(log_dir / "lr_finder.png")
+        learning_rate = finder.suggestion or 1e-3
+        reason = finder.stopped_reason
+        print(f"      suggested learning rate {learning_rate:.3g} ({reason})")
+    else:
+        print(f"[3/5] learning rate given: {learning_rate:g}")
+    # The rate the optimizer starts from: what --schedule none and
+    # performance train at (the other schedules are given it explicitly).
+    model.optimizer.learning_rate = learning_rate
+    initial_learning_rate = float(ops.convert_to_numpy(model.optimizer.learning_rate))
+
+    print(f"[4/5] training {args.epochs} epochs, schedule {args.schedule}")
+    schedule = kr.scheduling_callback(
+        args.schedule, learning_rate, args.epochs, model.optimizer
+    )
+    checkpoint = kr.BestCheckpoint(
+        log_dir / "best" / "model.keras", monitor="val_accuracy"
+    )
+    callbacks = [
+        kr.EarlyStopping("val_accuracy", patience=args.patience),
+        checkpoint,
+        keras.callbacks.CSVLogger(str(log_dir / "history.csv")),
+        keras.callbacks.TensorBoard(str(log_dir / "tensorboard")),
+    ]
+    if schedule is not None:
+        callbacks.insert(0, schedule)
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        callbacks=callbacks,
+        verbose=2,
+    ).history
+    plot_learning_curves(
+        history["loss"], history["val_loss"], log_dir / "learning_curves.png"
+    )
+    steps_per_epoch = math.ceil(len(data.x_train) / args.batch_size)
+    steps_run = int(ops.convert_to_numpy(model.optimizer.iterations))
+    rates, momenta = schedule_followed(
+        schedule, history, initial_learning_rate, steps_run, steps_per_epoch
+    )
+    write_schedule_csv(log_dir / "schedule.csv", rates, momenta, steps_per_epoch)
+    logged = history.get("learning_rate")
+    plot_schedule(
+        rates,
+        momenta,
+        log_dir / "schedule.png",
+        title=f"Schedule followed ({args.schedule})",
+        logged=None
+        if logged is None
+        else (steps_per_epoch * np.arange(1, len(logged) + 1), logged),
+    )
+
+    print("[5/5] evaluating the best checkpoint on the test split")
+    best = keras.models.load_model(checkpoint.best_path)
+    test_loss, test_accuracy = best.evaluate(data.x_test, data.y_test, verbose=0)
+    metrics = {
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "best_val_accuracy": checkpoint.best,
+        "best_epoch": checkpoint.kept[0]["epoch"],
+        "learning_rate": learning_rate,
+        "epochs_run": len(history["loss"]),
+        "seconds": time.perf_counter() - start,
+    }
+    (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"test accuracy: {test_accuracy:.4f}")
+    print(f"run folder: {log_dir} (best model: {checkpoint.best_path})")
+    print(f"TensorBoard: tensorboard --logdir {log_dir / 'tensorboard'}")
+    return 0
+
+
+def main(argv=None):
+    """`keras-recipes train` / `python recipes/train.py`; returns the exit status."""
+    return main_of(build_parser, run, argv)

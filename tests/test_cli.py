@@ -1,0 +1,324 @@
+"""The `keras-recipes` command: subcommands, complete help, schedule previews."""
+
+import configparser
+import csv
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import keras_recipes
+from keras_recipes import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(argv, capsys):
+    """`cli.main(argv)` expected to exit; returns (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def squeezed(text):
+    """`text` without whitespace: help is wrapped (even at hyphens)."""
+    return "".join(text.split())
+
+
+def test_help_lists_every_subcommand(capsys):
+    code, out, _ = run_cli(["--help"], capsys)
+    assert code == 0
+    assert out.startswith("usage: keras-recipes")
+    names = [name for name, _ in cli.COMMANDS]
+    assert {"train", "lr-find", "diagnose", "schedule"} <= set(names)
+    for name, module_name in cli.COMMANDS:
+        summary = importlib.import_module(module_name).__doc__.split("\n\n")[0]
+        assert f"{name} " in out
+        assert squeezed(summary) in squeezed(out)
+
+
+def test_no_subcommand_prints_help_and_returns_2(capsys):
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err
+    assert "usage: keras-recipes" in err and "schedule" in err
+
+
+def test_version(capsys):
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"keras-recipes {keras_recipes.__version__}"
+
+
+@pytest.mark.parametrize("name, module_name", cli.COMMANDS)
+def test_subcommand_help_is_complete(capsys, name, module_name):
+    code, out, _ = run_cli([name, "--help"], capsys)
+    assert code == 0
+    assert out.startswith(f"usage: keras-recipes {name}")
+    module = importlib.import_module(module_name)
+    # The module docstring (with its usage examples) is the description.
+    assert squeezed(module.__doc__) in squeezed(out)
+    actions = [a for a in module.build_parser()._actions if a.option_strings]
+    assert len(actions) > 5
+    for action in actions:
+        for flag in action.option_strings:
+            assert flag in out
+        assert action.help, f"{action.option_strings} has no help"
+        assert squeezed(action.help) in squeezed(out)
+        if action.default is not None and action.dest != "help":
+            assert squeezed(f"(default: {action.default})") in squeezed(out)
+
+
+def test_only_the_subcommand_run_is_imported(capsys, monkeypatch):
+    monkeypatch.delitem(sys.modules, "keras_recipes.commands.diagnose", raising=False)
+    assert run_cli(["schedule", "--help"], capsys)[0] == 0
+    assert "keras_recipes.commands.diagnose" not in sys.modules
+
+
+def read_table(out):
+    """The printed table: {epoch label: (step, learning rate[, momentum])}."""
+    rows = {}
+    for line in out.splitlines():
+        words = line.split()
+        if words and (words[0].isdigit() or words[0] == "end"):
+            rows[words[0]] = (int(words[1]), *map(float, words[2:]))
+    return rows
+
+
+def preview(tmp_path, capsys, *flags):
+    """Runs `schedule --smoke` (4 epochs of 10 steps); returns table and CSV."""
+    log_dir = tmp_path / "run"
+    argv = ["schedule", "--smoke", *flags, "--log-dir", str(log_dir)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    table = read_table(out)
+    assert list(table) == ["1", "2", "3", "4", "end"]
+    assert [row[0] for row in table.values()] == [0, 10, 20, 30, 40]
+    assert (log_dir / "schedule.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    steps = list(csv.DictReader((log_dir / "schedule.csv").open()))
+    assert len(steps) == 4 * 10
+    assert [int(r["step"]) for r in steps] == list(range(40))
+    assert [int(r["epoch"]) for r in steps[::10]] == [1, 2, 3, 4]
+    # The table shows the CSV's rate at each epoch's first step.
+    for epoch in range(4):
+        assert float(steps[10 * epoch]["learning_rate"]) == pytest.approx(
+            table[str(epoch + 1)][1], rel=1e-5
+        )
+    args = json.loads((log_dir / "args.json").read_text())
+    assert args["epochs"] == 4 and args["steps_per_epoch"] == 10
+    return table, steps
+
+
+def test_schedule_one_cycle(tmp_path, capsys):
+    lr = 0.02
+    table, steps = preview(tmp_path, capsys, "--learning-rate", str(lr))
+    start, end = lr / 25, lr / 25 / 1e5  # div_factor 25, final_div_factor 1e5
+    rates = {k: row[1] for k, row in table.items()}
+    momenta = {k: row[2] for k, row in table.items()}
+    # The peak at pct_start = 0.25 of 40 steps: the first step of epoch 2.
+    assert rates["1"] == pytest.approx(start, rel=1e-5)
+    assert rates["2"] == pytest.approx(lr, rel=1e-5)
+    assert rates["end"] == pytest.approx(end, rel=1e-4)
+    assert max(float(r["learning_rate"]) for r in steps) == pytest.approx(lr, rel=1e-5)
+    # Cosine fall, halfway at step 10 + 15 = 25: (lr + end) / 2.
+    assert float(steps[25]["learning_rate"]) == pytest.approx((lr + end) / 2, rel=1e-4)
+    assert momenta["1"] == pytest.approx(0.95)
+    assert momenta["2"] == pytest.approx(0.85)
+    assert momenta["end"] == pytest.approx(0.95)
+    assert float(steps[10]["momentum"]) == pytest.approx(0.85)
+
+
+def test_schedule_one_cycle_linear(tmp_path, capsys):
+    flags = ["--shape", "linear", "--pct-start", "0.25", "--div-factor", "10"]
+    flags += ["--final-div-factor", "100", "--min-momentum", "0.8"]
+    table, _ = preview(tmp_path, capsys, "--learning-rate", "0.1", *flags)
+    start, end = 0.01, 0.01 / 100
+    expected = [start, 0.1, start, (start + end) / 2, end]  # three linear phases
+    assert [row[1] for row in table.values()] == pytest.approx(expected, rel=1e-4)
+    assert [row[2] for row in table.values()] == pytest.approx(
+        [0.95, 0.8, 0.95, 0.95, 0.95]
+    )
+
+
+def test_schedule_power(tmp_path, capsys):
+    flags = ["--schedule", "power", "--learning-rate", "0.1"]
+    table, steps = preview(tmp_path, capsys, *flags, "--decay-epochs", "2")
+    # lr / (1 + t / decay_steps) ** power, decay_steps = 2 epochs = 20 steps.
+    expected = [0.1 / (1 + t / 20) for t in (0, 10, 20, 30, 40)]
+    assert [row[1] for row in table.values()] == pytest.approx(expected, rel=1e-5)
+    assert "momentum" not in steps[0]
+    assert all(len(row) == 2 for row in table.values())
+
+
+def test_schedule_power_defaults_follow_train(tmp_path, capsys):
+    # train --schedule power decays with decay_epochs = epochs / 4 (1 of 4).
+    table, _ = preview(tmp_path, capsys, "--schedule", "power", "--power", "2")
+    expected = [0.01 / (1 + t / 10) ** 2 for t in (0, 10, 20, 30, 40)]
+    assert [row[1] for row in table.values()] == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+def test_schedule_exponential(tmp_path, capsys, staircase):
+    flags = ["--schedule", "exponential", "--learning-rate", "0.1"]
+    flags += ["--decay-epochs", "1", "--decay-rate", "0.5"]
+    table, steps = preview(tmp_path, capsys, *flags, *(["--staircase"] * staircase))
+    expected = [0.1 * 0.5**e for e in range(5)]
+    assert [row[1] for row in table.values()] == pytest.approx(expected, rel=1e-5)
+    mid_epoch = float(steps[15]["learning_rate"])
+    assert mid_epoch == pytest.approx(0.05 if staircase else 0.1 * 0.5**1.5, rel=1e-5)
+
+
+def test_schedule_piecewise(tmp_path, capsys):
+    flags = ["--schedule", "piecewise", "--boundaries", "1.5", "3"]
+    table, steps = preview(tmp_path, capsys, *flags, "--values", "0.3", "0.2", "0.1")
+    rates = [float(r["learning_rate"]) for r in steps]
+    # Boundaries at steps 15 and 30; like Keras's PiecewiseConstantDecay, a
+    # boundary step still has the earlier value.
+    assert rates[:16] == pytest.approx([0.3] * 16)
+    assert rates[16:31] == pytest.approx([0.2] * 15)
+    assert rates[31:] == pytest.approx([0.1] * 9)
+    assert [row[1] for row in table.values()] == pytest.approx(
+        [0.3, 0.3, 0.2, 0.2, 0.1]
+    )
+
+
+def test_schedule_piecewise_defaults_follow_train(tmp_path, capsys):
+    # train --schedule piecewise: lr, lr / 10, lr / 100 from epochs / 2, 3 / 4.
+    table, _ = preview(tmp_path, capsys, "--schedule", "piecewise")
+    assert [row[1] for row in table.values()] == pytest.approx(
+        [0.01, 0.01, 0.01, 0.001, 0.0001]
+    )
+
+
+def test_schedule_warmup(tmp_path, capsys):
+    flags = ["--schedule", "constant", "--learning-rate", "0.05"]
+    flags += ["--warmup-epochs", "2", "--warmup-initial-learning-rate", "0.01"]
+    table, steps = preview(tmp_path, capsys, *flags)
+    # Linear from 0.01 to 0.05 over 20 steps, then constant.
+    assert [row[1] for row in table.values()] == pytest.approx(
+        [0.01, 0.03, 0.05, 0.05, 0.05], rel=1e-5
+    )
+    assert float(steps[5]["learning_rate"]) == pytest.approx(0.02, rel=1e-5)
+
+
+def test_schedule_constant(tmp_path, capsys):
+    table, steps = preview(tmp_path, capsys, "--schedule", "constant")
+    assert {row[1] for row in table.values()} == {0.01}
+    assert {float(r["learning_rate"]) for r in steps} == {0.01}
+
+
+def test_recipe_wrapper_is_the_command(tmp_path):
+    # recipes/plot_schedule.py runs the same command (and as a script).
+    import runpy
+
+    argv = [str(ROOT / "recipes" / "plot_schedule.py"), "--smoke"]
+    argv += ["--schedule", "exponential", "--log-dir", str(tmp_path)]
+    old_argv, sys.argv = sys.argv, argv
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            runpy.run_path(argv[0], run_name="__main__")
+    finally:
+        sys.argv = old_argv
+    assert exit_info.value.code == 0
+    assert len(list(csv.DictReader((tmp_path / "schedule.csv").open()))) == 40
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["schedule", "--epochs", "0"], "argument --epochs: must be an integer >= 1"),
+        (["schedule", "--steps-per-epoch", "x"], "--steps-per-epoch: must be an"),
+        (["schedule", "--learning-rate", "-1"], "--learning-rate: must be a number"),
+        (["schedule", "--schedule", "cyclic"], "argument --schedule: invalid choice"),
+        (["schedule", "--pct-start", "1.5"], "`pct_start` must be > 0 and < 1"),
+        (
+            ["schedule", "--schedule", "power", "--pct-start", "0.3"],
+            "--pct-start applies to --schedule one-cycle. Received: --schedule "
+            "power --pct-start 0.3",
+        ),
+        (["schedule", "--warmup-epochs", "1"], "--warmup-epochs applies to"),
+        (
+            ["schedule", "--schedule", "constant", "--warmup-initial-learning-rate"]
+            + ["0.1"],
+            "--warmup-initial-learning-rate needs --warmup-epochs",
+        ),
+        (
+            ["schedule", "--min-momentum", "0.99"],
+            "Received: --min-momentum 0.99 --max-momentum 0.95",
+        ),
+        (
+            ["schedule", "--schedule", "exponential", "--decay-rate", "1.5"],
+            "`decay_rate` must be > 0 and <= 1. Received: decay_rate=1.5",
+        ),
+        (
+            ["schedule", "--schedule", "piecewise", "--boundaries", "3", "1"],
+            "`boundaries` must be strictly increasing",
+        ),
+        (
+            ["schedule", "--schedule", "piecewise", "--values", "0.1", "0.01"],
+            "`values` must have one more element than `boundaries`",
+        ),
+        (["train", "--batch-size", "0"], "argument --batch-size: must be an integer"),
+        (["lr-find", "--num-steps", "-3"], "argument --num-steps: must be an integer"),
+        (["diagnose", "--units", "two"], "argument --units: must be an integer"),
+        (["fly"], "argument SUBCOMMAND: invalid choice: 'fly'"),
+        (["tune", "--space", "[1]"], "argument --space: must be a JSON object"),
+        (["tune", "--space", '{"depth": [1]}'], "--space: `space` has unknown names"),
+        (
+            ["tune", "--space", '{"units": {"range": [1]}}'],
+            '--space: units takes {"range": [low, high]}',
+        ),
+        (["tune", "--algorithm", "pso"], "argument --algorithm: invalid choice"),
+        (
+            ["tune", "--oracle-ip", "127.0.0.1"],
+            "--oracle-ip also needs --tuner-id, --oracle-port",
+        ),
+    ],
+)
+def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, message):
+    log_dir = tmp_path / "run"
+    code, _, err = run_cli([*argv, "--log-dir", str(log_dir)], capsys)
+    assert code == 2
+    assert message in " ".join(err.split())
+    assert not log_dir.exists()  # Nothing is written on a bad flag.
+
+
+def test_tune_smoke(tmp_path, capsys):
+    # `train --smoke` runs in test_recipes.py; here the command nobody else runs
+    # in-process: a 4-trial search, its table, its best model on the test split.
+    assert cli.main(["tune", "--smoke", "--log-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["trials"] == 4 and metrics["completed"] == 4
+    assert f"test accuracy: {metrics['test_accuracy']:.4f}" in out
+    assert f"tensorboard --logdir {tmp_path / 'tensorboard'}" in out
+    assert "| trial | status | val_accuracy |" in out
+    args = json.loads((tmp_path / "args.json").read_text())
+    assert args["algorithm"] == "random" and "command" not in args
+    best = json.loads((tmp_path / "search" / "best_hyperparameters.json").read_text())
+    assert best == metrics["best_hyperparameters"]
+    assert (tmp_path / "search" / "best_model.keras").exists()
+    assert not any(v.startswith("KERASTUNER_") for v in os.environ)
+
+
+def test_console_script(tmp_path):
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    scripts = parser["options.entry_points"]["console_scripts"].strip()
+    assert scripts == "keras-recipes = keras_recipes.cli:main"
+    script = shutil.which("keras-recipes")
+    command = [script] if script else [sys.executable, "-m", "keras_recipes.cli"]
+    result = subprocess.run(
+        [*command, "--version"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"keras-recipes {keras_recipes.__version__}"

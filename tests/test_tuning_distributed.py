@@ -1,0 +1,89 @@
+"""Distributed search on loopback: one chief and two workers, real processes.
+
+The recipe runs in each role (`recipes/tune_mlp.py --tuner-id ...`), with
+KerasTuner's own chief/worker mode (a gRPC oracle on 127.0.0.1).
+"""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+
+from tests.conftest import free_port
+from tests.tensorboard_events import read_hparams, run_folders
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+
+
+def start(tuner_id, log_dir, port, output):
+    command = [
+        sys.executable,
+        str(ROOT / "recipes" / "tune_mlp.py"),
+        "--smoke",
+        "--log-dir",
+        str(log_dir),
+        "--tuner-id",
+        tuner_id,
+        "--oracle-ip",
+        "127.0.0.1",
+        "--oracle-port",
+        str(port),
+    ]
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
+    log_dir, port = tmp_path / "shared", free_port()
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("w0", "w1", "c")}
+    processes = {}
+    try:
+        # Workers first: they wait for the chief's oracle to come up.
+        for name, tuner_id in [("w0", "tuner0"), ("w1", "tuner1"), ("c", "chief")]:
+            processes[name] = start(tuner_id, log_dir, port, logs[name])
+        codes = {name: p.wait(timeout=TIMEOUT) for name, p in processes.items()}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+        for log in logs.values():
+            log.close()
+    output = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+    assert codes == {"w0": 0, "w1": 0, "c": 0}, output
+    assert "worker tuner0 done" in output["w0"]
+    assert "worker tuner1 done" in output["w1"]
+    assert "test accuracy:" in output["c"]
+
+    # Every trial is recorded once, completed, run by a worker, with its logs.
+    with open(log_dir / "search" / "summary.csv") as file:
+        rows = list(csv.DictReader(file))
+    ids = [row["trial_id"] for row in rows]
+    assert len(rows) == 4 and len(set(ids)) == 4
+    assert {row["status"] for row in rows} == {"COMPLETED"}
+    assert {row["tuner_id"] for row in rows} <= {"tuner0", "tuner1"}
+    runs = run_folders(log_dir / "tensorboard")
+    for trial in ids:
+        assert {f"{trial}/execution0/train", f"{trial}/execution0/validation"} <= set(
+            runs
+        )
+        session = read_hparams(log_dir / "tensorboard" / trial / "execution0")
+        assert session["group_name"] == trial and session["session_count"] == 1
+    # The chief's summary names the best trial's model, and each process
+    # wrote its own arguments.
+    metrics = json.loads((log_dir / "metrics.json").read_text())
+    assert metrics["trials"] == 4 and 0 <= metrics["test_accuracy"] <= 1
+    assert (log_dir / "search" / "best_model.keras").exists()
+    for name in ("args.json", "args-tuner0.json", "args-tuner1.json"):
+        assert (log_dir / name).exists()
