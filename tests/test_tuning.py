@@ -276,6 +276,38 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path):
     assert "planned failure of the first trial" in csv_text
 
 
+def test_a_diverged_trial_is_never_the_best(digits, tmp_path):
+    # A learning rate of 1e30 makes the loss NaN: that trial must rank last,
+    # with no checkpoint, whatever KerasTuner's own ordering does with NaN.
+    space = dict(SMALL_SPACE, units=32, activation="relu", dropout=0.0, l2=0.0)
+    space.update(optimizer="adam", schedule="none", learning_rate=[1e30, 1e-2])
+    result = small_search(
+        digits, tmp_path, algorithm="grid", objective="val_loss", space=space
+    )
+    assert [row["hyperparameters"]["learning_rate"] for row in result.trials] == [
+        1e-2,
+        1e30,
+    ]
+    diverged = result.trials[-1]
+    assert diverged["score"] is None or not np.isfinite(diverged["score"])
+    assert diverged["epochs"] == 1  # our EarlyStopping stops at the first NaN
+    assert result.best_hyperparameters["learning_rate"] == 1e-2
+    trial_dir = result.project_dir / f"trial_{diverged['trial_id']}"
+    assert not list((trial_dir / "best").glob("*.keras"))
+
+
+def test_your_tensorboard_callback_is_used_not_doubled(digits, tmp_path):
+    board = keras.callbacks.TensorBoard(str(tmp_path / "board"), write_graph=False)
+    result = small_search(digits, tmp_path, max_trials=1, epochs=1, callbacks=[board])
+    assert result.log_dir == tmp_path / "board"
+    assert read_hparams(tmp_path / "board")["experiment"]["metrics"]
+    trial = result.trials[0]["trial_id"]
+    assert read_hparams(tmp_path / "board" / trial / "execution0")["session_count"] == 1
+    assert not (result.project_dir / "tensorboard").exists()
+    with pytest.raises(ValueError, match="`log_dir` or a `keras.callbacks.Tensor"):
+        small_search(digits, tmp_path, callbacks=[board], log_dir=tmp_path / "x")
+
+
 class Interrupt(keras.callbacks.Callback):
     """Stands for Ctrl-C in the middle of the second trial; logs every fit."""
 

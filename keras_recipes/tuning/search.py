@@ -30,6 +30,7 @@ class SearchResult:
             `<project>/best_model.keras` (`None` if no trial finished).
         project_dir: KerasTuner's project folder (trials, oracle, summary).
         log_dir: The TensorBoard folder: one run per trial and execution.
+        objective: The objective's metric name.
         tuner: The KerasTuner tuner.
     """
 
@@ -123,7 +124,8 @@ def search(
         executions_per_trial: Fits per trial; the objective is their mean.
         callbacks: More callbacks for every trial; they must be deep-copyable
             (KerasTuner copies them for each trial).
-        log_dir: TensorBoard folder; default `<project>/tensorboard`.
+        log_dir: TensorBoard folder; default `<project>/tensorboard`, or the
+            folder of a `keras.callbacks.TensorBoard` in `callbacks`.
         verbose: Fit verbosity of the trials.
 
     Returns:
@@ -201,8 +203,20 @@ def search(
         executions_per_trial=executions_per_trial,
     )
     project_dir = Path(tuner.project_dir)
-    log_dir = Path(log_dir) if log_dir else project_dir / "tensorboard"
-    callbacks = [*(callbacks or []), keras.callbacks.TensorBoard(str(log_dir))]
+    callbacks = list(callbacks or [])
+    yours = [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]
+    if yours:  # Yours, with its options; KerasTuner (or we) give it a run per trial.
+        if log_dir is not None:
+            raise ValueError(
+                "Give the TensorBoard folder once: `log_dir` or a "
+                "`keras.callbacks.TensorBoard` in `callbacks`, not both. "
+                f"Received: log_dir={str(log_dir)!r} and "
+                f"TensorBoard(log_dir={yours[0].log_dir!r})"
+            )
+        log_dir = Path(yours[0].log_dir)
+    else:
+        log_dir = Path(log_dir) if log_dir else project_dir / "tensorboard"
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
     fit_kwargs = {"epochs": epochs} if algorithm != "hyperband" else {}
     if not is_worker:
         metrics = ["loss", "val_loss"] if validation_data is not None else ["loss"]
