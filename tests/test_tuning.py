@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
+from keras_recipes import tuning as kr_tuning
 from keras_recipes.data import load_digits
 from keras_recipes.tuning import MLPHyperModel, search
 from keras_recipes.tuning.hypermodel import OPTIMIZERS
@@ -357,10 +358,25 @@ def test_hyperband_continues_trials_and_records_their_start_epoch(digits, tmp_pa
     ]
     starts = [r["executions"][0]["initial_epoch"] for r in records]
     assert 0 in starts and max(starts) > 0  # Hyperband resumed some trials
+    ids = {row["trial_id"] for row in result.trials}
+    continued = [row for row in result.trials if row["continues"] is not None]
+    assert continued and all(row["continues"] in ids for row in continued)
     # A continued trial trains only its remaining epochs, scheduled.
     for record in records:
         execution = record["executions"][0]
         assert execution["initial_epoch"] + execution["epochs"] <= 3
+
+
+def test_seed_zero_seeds_the_oracle(tmp_path):
+    # KerasTuner takes seed=0 for "no seed" and draws one at random.
+    hypermodel = MLPHyperModel((64,), 10)
+    seeds = {
+        kr_tuning.make_tuner(
+            "random", hypermodel, directory=tmp_path, project_name=f"p{i}", seed=0
+        ).oracle.seed
+        for i in range(3)
+    }
+    assert len(seeds) == 1
 
 
 def test_grid_search_runs_each_combination_once(digits, tmp_path):

@@ -23,8 +23,9 @@ class SearchResult:
 
     Attributes:
         trials: One dict per trial, best first (failed trials last): `trial_id`,
-            `status`, `score`, `epochs`, `seconds`, `tuner_id`, `message` (the
-            error's last line for a failed trial) and the hyperparameters.
+            `status`, `score`, `epochs`, `seconds`, `tuner_id`, `continues`
+            (Hyperband: the trial whose weights it starts from), `message`
+            (the error's last line for a failed trial) and `hyperparameters`.
         best_hyperparameters: The best trial's hyperparameter values.
         best_model_path: The best trial's best checkpoint, copied to
             `<project>/best_model.keras` (`None` if no trial finished).
@@ -261,6 +262,8 @@ def summarize(tuner, log_dir=None):
                     else None
                 ),
                 "tuner_id": record.get("tuner_id"),
+                # Hyperband: the trial this one continues (`None` if none).
+                "continues": trial.hyperparameters.values.get("tuner/trial_id"),
                 "message": _last_line(trial.message),
                 "hyperparameters": {
                     k: v
@@ -313,6 +316,7 @@ def _best_checkpoint(trial_dir):
 def _write_csv(path, rows):
     names = _hyperparameter_names(rows)
     fields = ["trial_id", "status", "score", "epochs", "seconds", "tuner_id"]
+    fields.append("continues")
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)

@@ -154,7 +154,9 @@ def make_tuner(
         factor: Hyperband's reduction factor.
         patience: Early-stopping patience in every trial.
         **kwargs: Passed to the KerasTuner tuner (`directory`, `project_name`,
-            `overwrite`, `seed`, `executions_per_trial`, ...).
+            `overwrite`, `executions_per_trial`, ...). `seed` (an int, 0
+            included) seeds the oracle: KerasTuner gets `seed + 1`, since it
+            takes 0 for "no seed".
 
     Returns:
         The tuner.
@@ -165,6 +167,10 @@ def make_tuner(
         kwargs.update(max_epochs=check_positive_int("epochs", epochs), factor=factor)
     else:
         kwargs["max_trials"] = max_trials
+    seed = kwargs.pop("seed", None)
+    if seed is not None:
+        # KerasTuner reads a seed of 0 as "no seed" (`seed or random...`).
+        kwargs["seed"] = int(seed) + 1
     return _TUNERS[algorithm](
         hypermodel, objective=objective, patience=patience, **kwargs
     )
