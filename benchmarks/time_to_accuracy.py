@@ -6,7 +6,8 @@ For each seed, in one process and side by side:
   batch 32, 30 epochs, no callbacks. Its final validation accuracy sets the
   bar;
 * recipe arms: what `recipes/train.py` does (Adam(1e-3) compiled, the LR
-  range test, then `OneCycle(max_learning_rate=<suggestion>)`), trained for
+  range test, then `OneCycle(max_learning_rate=<the finder's "minimum">)`,
+  the rule of `keras_recipes.commands.train.suggestion_method`), trained for
   15 and for 8 epochs, each arm from fresh weights and its own finder run.
 
 Every arm is the recipe's model, `build_cnn(..., activation="relu")`, built
@@ -38,6 +39,7 @@ import keras
 import numpy as np
 
 import keras_recipes as kr
+from keras_recipes.commands.train import suggestion_method
 from keras_recipes.data import load_dataset
 
 PATIENCE = 5  # recipes/train.py --patience default
@@ -60,6 +62,12 @@ def build_parser():
         nargs="*",
         default=[],
         help="diagnostic: also 1cycle at these peak rates, no finder, per budget",
+    )
+    parser.add_argument(
+        "--valley-arms",
+        action="store_true",
+        help="diagnostic: also the recipe's arms at the finder's `valley` "
+        "(the recipe uses `minimum` with 1cycle)",
     )
     parser.add_argument("--out", default=None, help="also write the runs as JSON")
     return parser
@@ -107,16 +115,19 @@ def early_stop_epoch(val_accuracy, patience=PATIENCE):
 
 
 def run_arm(name, seed, data, epochs, args, mode):
-    """mode: "baseline", "finder" (the recipe) or a fixed peak rate."""
+    """mode: "baseline", "finder" (the recipe), "finder:<method>" (another of
+    the finder's suggestions) or a fixed peak rate."""
     model = fresh_model(seed, data)
     finder_seconds, suggestion, callbacks, finder = 0.0, None, [], None
-    if mode == "finder":
+    if isinstance(mode, str) and mode.startswith("finder"):
         start = time.perf_counter()
         finder = kr.find_learning_rate(
             model, data.x_train, data.y_train, batch_size=args.batch_size, verbose=0
         )
         finder_seconds = time.perf_counter() - start
-        suggestion = finder.suggestion or 1e-3  # as recipes/train.py
+        # As `keras-recipes train` with 1cycle: its rule picks the method.
+        method = mode.partition(":")[2] or suggestion_method("auto", "one-cycle")
+        suggestion = finder.suggestions.get(method) or 1e-3
     elif mode != "baseline":
         suggestion = mode
     if suggestion is not None:
@@ -176,6 +187,8 @@ def warm_up(data, args):
 def run(args):
     arms = [("baseline", args.baseline_epochs, "baseline")]
     arms += [(f"recipe-{b}", b, "finder") for b in args.budgets]
+    if args.valley_arms:
+        arms += [(f"valley-{b}", b, "finder:valley") for b in args.budgets]
     arms += [
         (f"1cycle-{b} @ {peak:g}", b, peak)
         for b in args.budgets

@@ -55,6 +55,10 @@ def test_train_smoke(tmp_path, capsys, schedule):
         assert f"[{step}/5]" in out
     # Two epochs of the paired CNN on digits are far above chance (0.1).
     assert metrics["test_accuracy"] > 0.5
+    # 1cycle trains at the finder's "minimum", the other schedules at "valley".
+    method = "minimum" if schedule == "one-cycle" else "valley"
+    assert metrics["learning_rate_from"] == method
+    assert metrics["learning_rate"] == metrics["suggestions"][method]
     assert json.loads((tmp_path / "args.json").read_text())["schedule"] == schedule
     rows = list(csv.DictReader((tmp_path / "history.csv").open()))
     assert len(rows) == 2
