@@ -122,3 +122,68 @@ def plot_schedule(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_search(trials, objective, path):
+    """A search at a glance: the objective of each trial in the order they ran,
+    with the best so far, and against the learning rate, by optimizer.
+
+    Args:
+        trials: `SearchResult.trials` (rows with `trial_id`, `score` and
+            `hyperparameters`); trials without a finite score are left out.
+        objective: The objective's name, for the axis.
+        path: Where to write the PNG.
+
+    Returns:
+        The path written, as a `pathlib.Path`.
+    """
+    import math
+
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    done = sorted(
+        (
+            row
+            for row in trials
+            if row["score"] is not None and math.isfinite(row["score"])
+        ),
+        key=lambda row: int(row["trial_id"]) if str(row["trial_id"]).isdigit() else 0,
+    )
+    scores = [row["score"] for row in done]
+    maximize = not objective.endswith("loss")
+    best, best_so_far = None, []
+    for score in scores:
+        better = best is None or (score > best if maximize else score < best)
+        best = score if better else best
+        best_so_far.append(best)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot(range(1, len(scores) + 1), scores, "o", color="C0", label="trial")
+    left.step(
+        range(1, len(scores) + 1), best_so_far, where="post", color="C1",
+        label="best so far",
+    )  # fmt: skip
+    left.set_xlabel("trial (in the order run)")
+    left.set_ylabel(objective)
+    left.legend(loc="best", fontsize="small")
+    left.grid(True, alpha=0.3)
+    optimizers = sorted({str(row["hyperparameters"].get("optimizer")) for row in done})
+    for index, name in enumerate(optimizers):
+        rows = [r for r in done if str(r["hyperparameters"].get("optimizer")) == name]
+        rates = [r["hyperparameters"].get("learning_rate") for r in rows]
+        if any(rate is None for rate in rates):
+            continue
+        right.plot(
+            rates, [r["score"] for r in rows], "o", color=f"C{index % 10}", label=name
+        )
+    right.set_xscale("log")
+    right.set_xlabel("learning rate")
+    right.set_ylabel(objective)
+    if optimizers:
+        right.legend(loc="best", fontsize="small", title="optimizer")
+    right.grid(True, alpha=0.3)
+    fig.suptitle(f"Search: {len(done)} trials with a score")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -302,6 +302,7 @@ def test_tune_smoke(tmp_path, capsys):
     best = json.loads((tmp_path / "search" / "best_hyperparameters.json").read_text())
     assert best == metrics["best_hyperparameters"]
     assert (tmp_path / "search" / "best_model.keras").exists()
+    assert (tmp_path / "search.png").read_bytes()[:4] == b"\x89PNG"
     assert not any(v.startswith("KERASTUNER_") for v in os.environ)
 
 

@@ -27,7 +27,8 @@ Writes to --log-dir (default runs/tune-<time>): args.json (a worker:
 args-<tuner id>.json), search/ (KerasTuner's project: trial_*/ with each
 trial's best checkpoint and record.json, summary.md, summary.csv,
 best_hyperparameters.json, best_model.keras), tensorboard/ (one run per
-trial), metrics.json.
+trial), metrics.json, search.png (the objective per trial, and against the
+learning rate by optimizer).
 """
 
 import json
@@ -41,6 +42,7 @@ from keras_recipes.commands._common import (
     positive_int,
 )
 from keras_recipes.data import load_dataset
+from keras_recipes.plots import plot_search
 from keras_recipes.runs import start_run
 from keras_recipes.tuning.hypermodel import resolve_space
 from keras_recipes.tuning.tuners import ALGORITHMS
@@ -219,6 +221,7 @@ def run(args):
         print(f"best hyperparameters: {json.dumps(result.best_hyperparameters)}")
         print(f"test accuracy: {test_accuracy:.4f}")
     (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_search(result.trials, result.objective, log_dir / "search.png")
     print(f"run folder: {log_dir} (best model: {result.best_model_path})")
     print(f"TensorBoard: tensorboard --logdir {result.log_dir}")
     return 0
