@@ -155,11 +155,11 @@ def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=No
         x, y, test_size=validation_fraction / rest, stratify=y, random_state=seed
     )
     mean = x_train.mean(axis=0)
-    std = x_train.std(axis=0)
     # A feature constant in the training split (an always-blank pixel) carries
     # nothing the model could learn: it is 0 in every split. Dividing by its
     # std + epsilon instead turned a rare nonzero test pixel into ~1e6.
-    std = np.where(std > 1e-6 * max(float(std.max()), 1e-30), std, np.inf)
+    constant = np.ptp(x_train, axis=0) == 0
+    std = np.where(constant, np.inf, x_train.std(axis=0))
     return Splits(
         x_train=(x_train - mean) / std,
         y_train=y_train,

@@ -124,7 +124,7 @@ def plot_schedule(
     return path
 
 
-def plot_search(trials, objective, path):
+def plot_search(trials, objective, path, direction="max"):
     """A search at a glance: the objective of each trial in the order they ran,
     with the best so far, and against the learning rate, by optimizer.
 
@@ -133,6 +133,7 @@ def plot_search(trials, objective, path):
             `hyperparameters`); trials without a finite score are left out.
         objective: The objective's name, for the axis.
         path: Where to write the PNG.
+        direction: `"max"` or `"min"`, for the best so far.
 
     Returns:
         The path written, as a `pathlib.Path`.
@@ -151,7 +152,7 @@ def plot_search(trials, objective, path):
         key=lambda row: int(row["trial_id"]) if str(row["trial_id"]).isdigit() else 0,
     )
     scores = [row["score"] for row in done]
-    maximize = not objective.endswith("loss")
+    maximize = direction == "max"
     best, best_so_far = None, []
     for score in scores:
         better = best is None or (score > best if maximize else score < best)

@@ -273,6 +273,10 @@ def test_recipe_wrapper_is_the_command(tmp_path):
             '--space: units takes {"range": [low, high]}',
         ),
         (["tune", "--algorithm", "pso"], "argument --algorithm: invalid choice"),
+        (["tune", "--factor", "1"], "argument --factor: must be an integer >= 2"),
+        (["tune", "--tuner-id", "tuner0"], "--tuner-id without --oracle-ip"),
+        (["train", "--activation", "relux"], "argument --activation: invalid choice"),
+        (["train", "--patience", "0"], "argument --patience: must be an integer"),
         (
             ["tune", "--oracle-ip", "127.0.0.1"],
             "--oracle-ip also needs --tuner-id, --oracle-port",

@@ -30,6 +30,14 @@ def test_a_feature_constant_in_training_is_zero_everywhere():
         assert (split.x_val[:, constant] == 0).all()
 
 
+def test_features_of_any_scale_are_kept(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.normal(0, 0.3, 200), rng.normal(0, 1e6, 200)], axis=1)
+    np.savez(tmp_path / "scales.npz", x=x, y=np.arange(200) % 2)
+    splits = load_dataset(tmp_path / "scales.npz")
+    np.testing.assert_allclose(splits.x_train.std(axis=0), 1, rtol=1e-3)
+
+
 def test_npz_and_csv_files(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(100, 3))

@@ -1,5 +1,6 @@
 """keras_recipes.tuning: the hypermodel, the tuners and `search`, on real KerasTuner."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -79,6 +80,8 @@ def finished(digits, tmp_path_factory):
         ({"dropout": 1.0}, ValueError, r"`space\['dropout'\]` must be in \[0.0, 1.0\)"),
         ({"learning_rate": 0}, ValueError, r"learning_rate.*Received: 0"),
         ({"units": [32, 32]}, ValueError, r"repeats a value"),
+        ({"l2": (0.0, 1e-3)}, ValueError, r"log scale: its range needs low > 0"),
+        ({"units": [0, 32]}, ValueError, r"`space\['units'\]` must be >= 1"),
         ({"units": 6.5}, TypeError, r"`space\['units'\]` takes int values"),
         ({"batch_norm": "yes"}, TypeError, r"takes bool values"),
         ([("units", 32)], TypeError, r"`space` must be a dict"),
@@ -343,12 +346,107 @@ def test_an_interrupted_search_resumes_without_repeating_finished_trials(
     assert first.read_text() == record  # trial 0 not run again
     assert [row["status"] for row in result.trials] == ["COMPLETED"] * 3
     assert sorted(row["trial_id"] for row in result.trials) == ["0", "1", "2"]
+    # The trial that ran again has one TensorBoard session, not two.
+    for trial in ("0", "1", "2"):
+        run = tmp_path / "search" / "tensorboard" / trial / "execution0"
+        assert read_hparams(run)["session_count"] == 1
+        steps = [step for step, _ in read_run(run / "train")["epoch_loss"]]
+        assert steps == sorted(set(steps))
+
+
+class AlwaysFail(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        raise RuntimeError("this trial cannot train")
+
+
+def test_when_keras_tuner_gives_up_the_summary_still_says_why(digits, tmp_path):
+    with pytest.raises(RuntimeError, match="consecutive failures|failed"):
+        small_search(digits, tmp_path, max_trials=5, callbacks=[AlwaysFail()])
+    with open(tmp_path / "search" / "summary.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 3 and {row["status"] for row in rows} == {"FAILED"}
+    assert {row["message"] for row in rows} == {"RuntimeError: this trial cannot train"}
+
+
+def test_overwrite_starts_the_tensorboard_folder_anew(digits, tmp_path):
+    for _ in range(2):
+        result = small_search(digits, tmp_path, max_trials=1, epochs=1, overwrite=True)
+    run = result.log_dir / result.trials[0]["trial_id"] / "execution0"
+    assert read_hparams(run)["session_count"] == 1
+
+
+def test_without_validation_data_performance_scheduling_watches_the_loss(
+    digits, tmp_path
+):
+    (x, y), _ = digits
+    space = dict(SMALL_SPACE, schedule="performance")
+    result = search(
+        x, y, objective="loss", space=space, max_trials=1, epochs=2,
+        directory=tmp_path, verbose=0,
+    )  # fmt: skip
+    assert result.trials[0]["status"] == "COMPLETED"
+    assert result.direction == "min" and result.trials[0]["score"] > 0
+
+
+def test_two_executions_per_trial_each_get_a_run_and_a_record(digits, tmp_path):
+    result = small_search(
+        digits, tmp_path, max_trials=1, epochs=1, executions_per_trial=2
+    )
+    row = result.trials[0]
+    assert row["epochs"] == 2  # 1 epoch in each execution
+    for execution in (0, 1):
+        run = result.log_dir / row["trial_id"] / f"execution{execution}"
+        assert read_hparams(run)["session_count"] == 1
+        assert len(read_run(run / "validation")["epoch_accuracy"]) == 1
+
+
+class FakeTrial:
+    def __init__(self, trial_id, score, status="COMPLETED"):
+        self.trial_id, self.score, self.status = trial_id, score, status
+        self.message = None
+        self.hyperparameters = keras_tuner.HyperParameters()
+        self.hyperparameters.Fixed("units", int(trial_id) + 1)
+
+
+class FakeTuner:
+    """What `summarize` reads of a tuner: an oracle's trials and folders."""
+
+    def __init__(self, folder, direction, scores):
+        self.project_dir = str(folder)
+        self.oracle = type("Oracle", (), {})()
+        self.oracle.objective = keras_tuner.Objective("val_metric", direction)
+        self.oracle.trials = {
+            str(i): FakeTrial(str(i), score) for i, score in enumerate(scores)
+        }
+
+    def get_trial_dir(self, trial_id):
+        return str(Path(self.project_dir) / f"trial_{trial_id}")
+
+
+@pytest.mark.parametrize(
+    "direction, ranked",
+    [("max", ["2", "4", "0", "1", "3"]), ("min", ["0", "4", "2", "1", "3"])],
+)
+def test_summary_ranks_by_the_objective_direction_never_nan_first(
+    tmp_path, direction, ranked
+):
+    scores = [0.5, float("nan"), 0.9, None, 0.7]
+    result = kr_tuning.summarize(FakeTuner(tmp_path, direction, scores))
+    assert [row["trial_id"] for row in result.trials] == ranked
+    assert result.best_hyperparameters == {"units": int(ranked[0]) + 1}
+    assert result.direction == direction
+    assert result.best_model_path is None  # no checkpoints in this fake project
+    everything_failed = FakeTuner(tmp_path, direction, [float("nan"), None])
+    assert kr_tuning.summarize(everything_failed).best_hyperparameters == {}
 
 
 def test_hyperband_continues_trials_and_records_their_start_epoch(digits, tmp_path):
     # max_epochs 2, factor 2: a bracket of 1-epoch trials whose best goes on
     # to epoch 2 from its weights, and a bracket of 2-epoch trials.
-    result = small_search(digits, tmp_path, algorithm="hyperband", epochs=2, factor=2)
+    space = dict(SMALL_SPACE, schedule="one-cycle")
+    result = small_search(
+        digits, tmp_path, algorithm="hyperband", epochs=2, factor=2, space=space
+    )
     records = [
         json.loads(
             (
@@ -367,6 +465,17 @@ def test_hyperband_continues_trials_and_records_their_start_epoch(digits, tmp_pa
     for record in records:
         execution = record["executions"][0]
         assert execution["initial_epoch"] + execution["epochs"] <= 2
+    # Every trial's 1cycle spans max_epochs (2): after epoch 1 the rate is
+    # mid-cycle (a 1-epoch trial does not anneal to the floor), after epoch 2
+    # at the floor, also for a trial continued from another's weights.
+    for row in result.trials:
+        peak = row["hyperparameters"]["learning_rate"]
+        train = read_run(result.log_dir / row["trial_id"] / "execution0" / "train")
+        for step, rate in train["epoch_learning_rate"]:
+            if step == 0:
+                assert rate > peak / 25
+            else:
+                assert rate == pytest.approx(peak / 25 / 1e5, rel=1e-3)
 
 
 def test_seed_zero_seeds_the_oracle(tmp_path):

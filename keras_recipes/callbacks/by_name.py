@@ -20,7 +20,9 @@ SCHEDULE_NAMES = (
 )
 
 
-def scheduling_callback(name, learning_rate, epochs, optimizer=None):
+def scheduling_callback(
+    name, learning_rate, epochs, optimizer=None, monitor="val_loss"
+):
     """The scheduling callback `name`, set up for a fit of `epochs` epochs.
 
     The defaults the recipes and the tuner use, all starting from (or, for
@@ -32,7 +34,7 @@ def scheduling_callback(name, learning_rate, epochs, optimizer=None):
     | `"power"` | `lr / (1 + t / (epochs / 4))`: a fifth of `lr` at the end |
     | `"exponential"` | `lr * 0.1 ** (t / epochs)`: `lr / 10` at the end |
     | `"piecewise"` | `lr`, `lr / 10` from half-way, `lr / 100` from 3/4 |
-    | `"performance"` | halve when `val_loss` has not improved for 2 epochs |
+    | `"performance"` | halve when `monitor` has not improved for 2 epochs |
     | `"one-cycle"` | 1cycle peaking at `lr`, momentum cycled where it can be |
 
     Args:
@@ -43,6 +45,8 @@ def scheduling_callback(name, learning_rate, epochs, optimizer=None):
             then cycles the momentum only if it has one (SGD with momentum,
             the Adam family; see `OneCycle`); without it, the momentum is
             always cycled.
+        monitor: What `"performance"` watches (`"loss"` without validation
+            data).
 
     Returns:
         A fresh callback, or `None` for `"none"`.
@@ -57,7 +61,11 @@ def scheduling_callback(name, learning_rate, epochs, optimizer=None):
     epochs = check_positive_int("epochs", epochs)
     if name == "one-cycle":
         cycle_momentum = optimizer is None or cycle_momentum_error(optimizer) is None
-        return OneCycle(max_learning_rate=learning_rate, cycle_momentum=cycle_momentum)
+        return OneCycle(
+            max_learning_rate=learning_rate,
+            total_epochs=epochs,
+            cycle_momentum=cycle_momentum,
+        )
     if name == "power":
         return PowerScheduling(learning_rate, decay_epochs=epochs / 4)
     if name == "exponential":
@@ -66,5 +74,5 @@ def scheduling_callback(name, learning_rate, epochs, optimizer=None):
         values = [learning_rate, learning_rate / 10, learning_rate / 100]
         return PiecewiseConstantScheduling([epochs / 2, 3 * epochs / 4], values)
     if name == "performance":
-        return PerformanceScheduling("val_loss", factor=0.5, patience=2)
+        return PerformanceScheduling(monitor, factor=0.5, patience=2)
     return None

@@ -6,6 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_recipes.models.pairing import INITIALIZERS
+
+# The activations the builders pair with an initializer, by name, for hidden
+# layers (PReLU is a layer, not a name; softmax and linear are for outputs).
+HIDDEN_ACTIVATIONS = tuple(
+    name for name in INITIALIZERS if name not in ("prelu", "softmax", "linear")
+)
+
 
 class UsageError(ValueError):
     """A bad flag value or combination found after parsing (exit status 2).

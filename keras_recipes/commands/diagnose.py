@@ -20,7 +20,12 @@ from pathlib import Path
 import keras
 
 import keras_recipes
-from keras_recipes.commands._common import main_of, new_parser, positive_int
+from keras_recipes.commands._common import (
+    HIDDEN_ACTIVATIONS,
+    main_of,
+    new_parser,
+    positive_int,
+)
 from keras_recipes.data import load_digits
 from keras_recipes.diagnose import diagnose
 from keras_recipes.runs import start_run
@@ -30,7 +35,7 @@ def build_parser(parser=None):
     """Fills `parser` (or a new one) with the flags of `diagnose`."""
     parser = new_parser(parser, __doc__)
     parser.add_argument(
-        "--hidden-layers", type=int, default=2, help="hidden layers of the MLP"
+        "--hidden-layers", type=positive_int, default=2, help="hidden layers of the MLP"
     )
     parser.add_argument(
         "--units", type=positive_int, default=128, help="units per hidden layer"
@@ -38,7 +43,11 @@ def build_parser(parser=None):
     parser.add_argument(
         "--activation",
         default="relu",
-        help="hidden activation; the initializer follows it (He, LeCun, Glorot)",
+        choices=HIDDEN_ACTIVATIONS,
+        metavar="ACTIVATION",
+        help="hidden activation, one of: "
+        + ", ".join(HIDDEN_ACTIVATIONS)
+        + "; the initializer follows it (He, LeCun, Glorot)",
     )
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="samples per step"

@@ -32,6 +32,7 @@ from keras import ops
 
 import keras_recipes as kr
 from keras_recipes.commands._common import (
+    HIDDEN_ACTIVATIONS,
     learning_rates_of,
     main_of,
     new_parser,
@@ -71,7 +72,11 @@ def build_parser(parser=None):
     parser.add_argument(
         "--activation",
         default="relu",
-        help="hidden activation; the initializer follows it (He, LeCun, Glorot)",
+        choices=HIDDEN_ACTIVATIONS,
+        metavar="ACTIVATION",
+        help="hidden activation, one of: "
+        + ", ".join(HIDDEN_ACTIVATIONS)
+        + "; the initializer follows it (He, LeCun, Glorot)",
     )
     parser.add_argument(
         "--epochs", type=positive_int, default=15, help="epochs to train at most"
@@ -93,7 +98,7 @@ def build_parser(parser=None):
     )
     parser.add_argument(
         "--patience",
-        type=int,
+        type=positive_int,
         default=5,
         help="early stopping: epochs without a better val_accuracy",
     )
@@ -200,7 +205,9 @@ def run(args):
         finder.plot(log_dir / "lr_finder.png")
         method = suggestion_method(args.suggestion, args.schedule)
         suggestions = finder.suggestions
-        learning_rate = suggestions.get(method) or 1e-3
+        learning_rate = suggestions.get(method)
+        if learning_rate is None:  # The sweep found no such point.
+            learning_rate, method = 1e-3, f"1e-3, no {method} suggestion"
         reason = finder.stopped_reason
         print(
             f"      suggested learning rate {learning_rate:.3g} ({method}; "

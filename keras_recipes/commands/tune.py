@@ -31,6 +31,7 @@ trial), metrics.json, search.png (the objective per trial, and against the
 learning rate by optimizer).
 """
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -87,7 +88,7 @@ def build_parser(parser=None):
         help="epochs per trial (hyperband: the most epochs of a trial)",
     )
     parser.add_argument(
-        "--factor", type=int, default=3, help="hyperband's reduction factor"
+        "--factor", type=_factor, default=3, help="hyperband's reduction factor"
     )
     parser.add_argument(
         "--patience", type=positive_int, default=5, help="early stopping per trial"
@@ -99,8 +100,8 @@ def build_parser(parser=None):
         "--space",
         type=_json_object,
         default=None,
-        help="JSON narrowing the search space: {name: [choices] | [low, high] "
-        'range as {"range": [low, high]} | value}; names: hidden_layers, units, '
+        help="JSON narrowing the search space: {name: [choices] | "
+        '{"range": [low, high]} | value}; names: hidden_layers, units, '
         "activation, batch_norm, dropout, l2, optimizer, learning_rate, "
         "schedule, batch_size (default: the full space)",
     )
@@ -166,18 +167,15 @@ def run(args):
         raise UsageError(f"--space: {error}") from None
     if role == "worker" and args.overwrite:
         raise UsageError("--overwrite on a worker would delete the shared search")
-    if role != "single":
-        _export_environment(args)  # After every check: a refused run sets none.
     args_file = "args.json" if role != "worker" else f"args-{args.tuner_id}.json"
-    log_dir = start_run(args, "tune", args_file=args_file)
-
-    data = load_dataset(args.dataset, seed=args.seed)
-    print(
-        f"tune: {args.algorithm} search on {args.dataset} "
-        f"({len(data.x_train)} train / {len(data.x_val)} validation), "
-        f"{role}{' ' + args.tuner_id if role != 'single' else ''}"
-    )
-    try:
+    with _environment(args if role != "single" else None):
+        log_dir = start_run(args, "tune", args_file=args_file)
+        data = load_dataset(args.dataset, seed=args.seed)
+        print(
+            f"tune: {args.algorithm} search on {args.dataset} "
+            f"({len(data.x_train)} train / {len(data.x_val)} validation), "
+            f"{role}{' ' + args.tuner_id if role != 'single' else ''}"
+        )
         result = search(
             data.x_train,
             data.y_train,
@@ -196,8 +194,6 @@ def run(args):
             log_dir=log_dir / "tensorboard",
             verbose=args.verbose,
         )
-    except ValueError as error:
-        raise UsageError(str(error)) from error
     if result is None:
         print(f"worker {args.tuner_id} done; the chief writes the summary")
         return 0
@@ -210,7 +206,9 @@ def run(args):
     metrics = {
         "trials": len(result.trials),
         "completed": completed,
-        "best_score": result.trials[0]["score"] if result.trials else None,
+        "best_score": (
+            result.trials[0]["score"] if result.best_hyperparameters else None
+        ),
         "objective": result.objective,
         "best_hyperparameters": result.best_hyperparameters,
     }
@@ -221,7 +219,9 @@ def run(args):
         print(f"best hyperparameters: {json.dumps(result.best_hyperparameters)}")
         print(f"test accuracy: {test_accuracy:.4f}")
     (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    plot_search(result.trials, result.objective, log_dir / "search.png")
+    plot_search(
+        result.trials, result.objective, log_dir / "search.png", result.direction
+    )
     print(f"run folder: {log_dir} (best model: {result.best_model_path})")
     print(f"TensorBoard: tensorboard --logdir {result.log_dir}")
     return 0
@@ -230,6 +230,19 @@ def run(args):
 def main(argv=None):
     """`keras-recipes tune` / `python recipes/tune_mlp.py`; the exit status."""
     return main_of(build_parser, run, argv)
+
+
+def _factor(text):
+    """`argparse` type: Hyperband's reduction factor, an integer >= 2."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 2. Received: {text!r}")
+    return value
 
 
 def _json_object(text):
@@ -268,6 +281,18 @@ def _distributed_role(args):
         if getattr(args, name) is None:
             setattr(args, name, os.environ.get(variable))
     if args.oracle_ip is None:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("tuner_id", "oracle_port")
+            if getattr(args, name) is not None
+        ]
+        if given:
+            # A worker without its chief would run a search of its own.
+            raise UsageError(
+                f"{', '.join(given)} without --oracle-ip (or "
+                "KERASTUNER_ORACLE_IP): give the chief's address to search "
+                "together, or neither to search alone"
+            )
         return "single"
     missing = [f"--{n.replace('_', '-')}" for n in ENVIRONMENT if not getattr(args, n)]
     if missing:
@@ -278,7 +303,18 @@ def _distributed_role(args):
     return "chief" if "chief" in args.tuner_id else "worker"
 
 
-def _export_environment(args):
-    """Sets the KERASTUNER_* variables KerasTuner reads, from the flags."""
-    for name, variable in ENVIRONMENT.items():
-        os.environ[variable] = str(getattr(args, name))
+@contextlib.contextmanager
+def _environment(args):
+    """Sets the KERASTUNER_* variables KerasTuner reads, for the search only."""
+    saved = {variable: os.environ.get(variable) for variable in ENVIRONMENT.values()}
+    try:
+        if args is not None:
+            for name, variable in ENVIRONMENT.items():
+                os.environ[variable] = str(getattr(args, name))
+        yield
+    finally:
+        for variable, value in saved.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value

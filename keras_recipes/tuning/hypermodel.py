@@ -129,12 +129,32 @@ class MLPHyperModel(keras_tuner.HyperModel):
         model.compile(optimizer=optimizer, loss=self.loss, metrics=self.metrics)
         return model
 
-    def fit(self, hp, model, *args, callbacks=None, **kwargs):
+    def fit(self, hp, model, *args, callbacks=None, schedule_epochs=None, **kwargs):
+        """Fits `model` with the trial's schedule and batch size.
+
+        Args:
+            hp: The trial's `HyperParameters`.
+            model: The model `build(hp)` returned.
+            *args, **kwargs: For `model.fit` (`batch_size` is the trial's).
+            callbacks: More callbacks; the schedule's goes first.
+            schedule_epochs: The length of the schedule in epochs; default
+                `epochs`. Hyperband gives its `max_epochs`, so that a trial
+                continued from another's weights continues its schedule.
+        """
         epochs = kwargs.get("epochs", 1)
-        schedule = scheduling_callback(
-            hp.get("schedule"), hp.get("learning_rate"), epochs, model.optimizer
+        validated = kwargs.get("validation_data") is not None or kwargs.get(
+            "validation_split"
         )
-        callbacks = [_OptimizerLogs(), *(callbacks or [])]
+        schedule = scheduling_callback(
+            hp.get("schedule"),
+            hp.get("learning_rate"),
+            max(schedule_epochs or epochs, epochs),
+            model.optimizer,
+            monitor="val_loss" if validated else "loss",
+        )
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, _OptimizerLogs) for c in callbacks):
+            callbacks.insert(0, _OptimizerLogs())
         if schedule is not None:
             callbacks.insert(0, schedule)
         kwargs["batch_size"] = hp.get("batch_size")
@@ -213,6 +233,12 @@ def _check_entry(name, spec):
         low, high = (_check_value(name, kind, v) for v in spec)
         if not low < high:
             raise ValueError(f"`space['{name}']` needs low < high. Received: {spec!r}")
+        if DEFAULT_SPACE[name][2] and low <= 0:
+            raise ValueError(
+                f"`space['{name}']` is sampled on a log scale: its range needs "
+                "low > 0 (give 0 as a choice instead, e.g. [0.0, 1e-4, 1e-3]). "
+                f"Received: {spec!r}"
+            )
         return (low, high)
     if isinstance(spec, list):
         values = [_check_value(name, kind, v) for v in spec]
@@ -250,8 +276,11 @@ def _check_value(name, kind, value):
             )
     if kind == "int":
         value = int(value)
-        if value < (1 if name != "hidden_layers" else 0):
-            raise ValueError(f"`space['{name}']` is too small. Received: {value!r}")
+        smallest = 1 if name != "hidden_layers" else 0
+        if value < smallest:
+            raise ValueError(
+                f"`space['{name}']` must be >= {smallest}. Received: {value!r}"
+            )
     return value
 
 

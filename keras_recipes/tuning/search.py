@@ -32,6 +32,7 @@ class SearchResult:
         project_dir: KerasTuner's project folder (trials, oracle, summary).
         log_dir: The TensorBoard folder: one run per trial and execution.
         objective: The objective's metric name.
+        direction: `"max"` or `"min"`: which way the objective improves.
         tuner: The KerasTuner tuner.
     """
 
@@ -41,6 +42,7 @@ class SearchResult:
     project_dir: Path
     log_dir: Path
     objective: str
+    direction: str = "max"
     tuner: object = field(repr=False, default=None)
 
     def table(self, max_rows=None):
@@ -94,7 +96,9 @@ def search(
     learning rate and the momentum per epoch, and an hparams session (on every
     backend); the search's experiment summary makes TensorBoard's HParams tab
     compare trials on the objective. A trial that raises is recorded as failed
-    and the search goes on (KerasTuner stops after 3 failures in a row). With
+    and the search goes on (KerasTuner stops after 3 failures in a row, and
+    the summary records them). With `overwrite=True` the project and, if it is
+    inside `directory`, the TensorBoard folder start empty. With
     `overwrite=False` a search over an existing project resumes: finished
     trials are kept, a trial interrupted mid-way runs again.
 
@@ -136,6 +140,8 @@ def search(
 
     Raises:
         ValueError: On a bad argument.
+        RuntimeError: When KerasTuner stops the search after 3 failed trials
+            in a row; the summary files are written first.
 
     Example:
 
@@ -218,18 +224,29 @@ def search(
     else:
         log_dir = Path(log_dir) if log_dir else project_dir / "tensorboard"
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir)))
+    if overwrite and log_dir.resolve().is_relative_to(Path(directory).resolve()):
+        # KerasTuner deleted the project; the runs of its trials go with it
+        # (a TensorBoard folder outside `directory` is left alone).
+        shutil.rmtree(log_dir, ignore_errors=True)
     fit_kwargs = {"epochs": epochs} if algorithm != "hyperband" else {}
     if not is_worker:
         metrics = ["loss", "val_loss"] if validation_data is not None else ["loss"]
         write_experiment(log_dir, tuner.oracle.get_space(), objective, metrics)
-    tuner.search(
-        x,
-        y,
-        validation_data=validation_data,
-        callbacks=callbacks,
-        verbose=verbose,
-        **fit_kwargs,
-    )
+    try:
+        tuner.search(
+            x,
+            y,
+            validation_data=validation_data,
+            callbacks=callbacks,
+            verbose=verbose,
+            **fit_kwargs,
+        )
+    except Exception:
+        # E.g. KerasTuner giving up after 3 failed trials in a row: the
+        # summary still records what ran and why it failed.
+        if not is_worker:
+            summarize(tuner, log_dir)
+        raise
     if is_worker:
         return None
     return summarize(tuner, log_dir)
@@ -287,6 +304,7 @@ def summarize(tuner, log_dir=None):
         project_dir=project_dir,
         log_dir=Path(log_dir) if log_dir else project_dir / "tensorboard",
         objective=objective.name,
+        direction=objective.direction,
         tuner=tuner,
     )
     if best is not None:

@@ -8,8 +8,10 @@
   `<project>/trial_<t>/best/`);
 * `record.json` in the trial folder: who ran it, epochs run and seconds, for
   the summary table (KerasTuner keeps neither);
-* on JAX and PyTorch, what KerasTuner does only on TensorFlow: a TensorBoard
-  run folder per trial and execution, and the trial's hparams session.
+* a TensorBoard run folder per trial and execution, and the trial's hparams
+  session, on every backend (KerasTuner does it on TensorFlow only; its hook
+  is replaced, so nothing is written twice);
+* the learning rate and momentum in the epoch logs.
 
 Everything else (the oracle, resuming, retries of failed trials, the
 chief/worker mode) is KerasTuner's.
@@ -26,6 +28,7 @@ from keras_recipes._atomic import read_json, write_json
 from keras_recipes._validation import check_choice, check_positive_int
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
+from keras_recipes.tuning.hypermodel import MLPHyperModel, _OptimizerLogs
 from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
@@ -41,12 +44,15 @@ class _TrialCallbacks:
 
     def run_trial(self, trial, *args, **kwargs):
         trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        callbacks = list(kwargs.pop("callbacks", None) or [])
         # A trial that runs again (the search was interrupted during it)
-        # starts from nothing, like its model.
+        # starts from nothing, like its model: checkpoints, record, runs.
         shutil.rmtree(trial_dir / "best", ignore_errors=True)
         (trial_dir / RECORD_FILE).unlink(missing_ok=True)
+        for board in _boards(callbacks):
+            shutil.rmtree(Path(board.log_dir) / str(trial.trial_id), ignore_errors=True)
         objective = self.oracle.objective
-        callbacks = list(kwargs.pop("callbacks", None) or [])
+        callbacks = [_OptimizerLogs(), *callbacks]
         callbacks += [
             EarlyStopping(
                 objective.name, mode=objective.direction, patience=self.patience
@@ -58,20 +64,26 @@ class _TrialCallbacks:
             ),
             _TrialRecord(trial_dir / RECORD_FILE, self.tuner_id),
         ]
+        if isinstance(self.hypermodel, MLPHyperModel) and self.schedule_epochs:
+            kwargs["schedule_epochs"] = self.schedule_epochs
         return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
 
+    # Hyperband sets it to its max_epochs (see `MLPHyperModel.fit`).
+    schedule_epochs = None
+
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
-        # KerasTuner's hook for this, which it fills on TensorFlow only.
-        if keras.backend.backend() == "tensorflow":
-            return super()._configure_tensorboard_dir(callbacks, trial, execution)
-        for callback in list(callbacks):
-            if isinstance(callback, keras.callbacks.TensorBoard):
-                log_dir = trial_log_dir(callback.log_dir, trial.trial_id, execution)
-                callback.log_dir = str(log_dir)
-                callbacks.append(
-                    hparams_callback(log_dir, trial.hyperparameters, trial.trial_id)
-                )
-        return None
+        # KerasTuner's hook, which it fills on TensorFlow only (and for
+        # classes named "TensorBoard" only): ours, the same on every backend.
+        for callback in _boards(callbacks):
+            log_dir = trial_log_dir(callback.log_dir, trial.trial_id, execution)
+            callback.log_dir = str(log_dir)
+            callbacks.append(
+                hparams_callback(log_dir, trial.hyperparameters, trial.trial_id)
+            )
+
+
+def _boards(callbacks):
+    return [c for c in callbacks if isinstance(c, keras.callbacks.TensorBoard)]
 
 
 class _TrialRecord(keras.callbacks.Callback):
@@ -115,7 +127,16 @@ class BayesianOptimization(_TrialCallbacks, keras_tuner.BayesianOptimization):
 
 
 class Hyperband(_TrialCallbacks, keras_tuner.Hyperband):
-    """`keras_tuner.Hyperband` with the per-trial additions above."""
+    """`keras_tuner.Hyperband` with the per-trial additions above.
+
+    With `MLPHyperModel`, every trial's schedule spans `max_epochs`: a trial
+    is the beginning of the full training, so one continued from another's
+    weights goes on along the same schedule (a 1cycle does not restart).
+    """
+
+    def __init__(self, *args, max_epochs=100, **kwargs):
+        super().__init__(*args, max_epochs=max_epochs, **kwargs)
+        self.schedule_epochs = max_epochs
 
 
 class GridSearch(_TrialCallbacks, keras_tuner.GridSearch):
@@ -169,6 +190,8 @@ def make_tuner(
         kwargs["max_trials"] = max_trials
     seed = kwargs.pop("seed", None)
     if seed is not None:
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}")
         # KerasTuner reads a seed of 0 as "no seed" (`seed or random...`).
         kwargs["seed"] = int(seed) + 1
     return _TUNERS[algorithm](
