@@ -65,15 +65,57 @@ def run_parsed(parser, run, args):
         parser.error(str(error))  # Exits with status 2.
 
 
-def positive_int(text):
-    """`argparse` type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1. Received: {text!r}")
-    return value
+def int_at_least(minimum):
+    """An `argparse` type: an integer >= `minimum`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= {minimum}. Received: {text!r}"
+            )
+        return value
+
+    parse.__name__ = f"int_at_least_{minimum}"
+    return parse
+
+
+positive_int = int_at_least(1)
+
+
+def add_log_dir(parser, name):
+    """`--log-dir`: the run folder, by default `runs/<name>-<time>`."""
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help=f"run folder (default: runs/{name}-<time>)",
+    )
+
+
+def add_dataset(parser):
+    """`--dataset`: a name `keras_recipes.data.load_dataset` knows, or a file."""
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits, mnist, fashion_mnist, cifar10, or a .npz / .csv file",
+    )
+
+
+def add_activation(parser):
+    """`--activation`: a hidden activation the builders pair an initializer with."""
+    parser.add_argument(
+        "--activation",
+        default="relu",
+        choices=HIDDEN_ACTIVATIONS,
+        metavar="ACTIVATION",
+        help="hidden activation, one of: "
+        + ", ".join(HIDDEN_ACTIVATIONS)
+        + "; the initializer follows it (He, LeCun, Glorot)",
+    )
 
 
 def positive_float(text):

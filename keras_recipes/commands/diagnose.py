@@ -15,13 +15,12 @@ Writes to --log-dir (default runs/diagnose-<time>): args.json, report.md,
 report.json, lr_finder.png, learning_curves.png.
 """
 
-from pathlib import Path
-
 import keras
 
 import keras_recipes
 from keras_recipes.commands._common import (
-    HIDDEN_ACTIVATIONS,
+    add_activation,
+    add_log_dir,
     main_of,
     new_parser,
     positive_int,
@@ -40,15 +39,7 @@ def build_parser(parser=None):
     parser.add_argument(
         "--units", type=positive_int, default=128, help="units per hidden layer"
     )
-    parser.add_argument(
-        "--activation",
-        default="relu",
-        choices=HIDDEN_ACTIVATIONS,
-        metavar="ACTIVATION",
-        help="hidden activation, one of: "
-        + ", ".join(HIDDEN_ACTIVATIONS)
-        + "; the initializer follows it (He, LeCun, Glorot)",
-    )
+    add_activation(parser)
     parser.add_argument(
         "--batch-size", type=positive_int, default=32, help="samples per step"
     )
@@ -67,12 +58,7 @@ def build_parser(parser=None):
     parser.add_argument(
         "--dataset", choices=("digits",), default="digits", help="the data"
     )
-    parser.add_argument(
-        "--log-dir",
-        type=Path,
-        default=None,
-        help="run folder (default: runs/diagnose-<time>)",
-    )
+    add_log_dir(parser, "diagnose")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
     )

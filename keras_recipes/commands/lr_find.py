@@ -16,12 +16,12 @@ lr_finder.png, lr_finder.csv, suggestions.json.
 """
 
 import json
-from pathlib import Path
 
 import keras
 
 import keras_recipes
 from keras_recipes.commands._common import (
+    add_log_dir,
     main_of,
     new_parser,
     positive_float,
@@ -70,12 +70,7 @@ def build_parser(parser=None):
     parser.add_argument(
         "--dataset", choices=("digits",), default="digits", help="the data"
     )
-    parser.add_argument(
-        "--log-dir",
-        type=Path,
-        default=None,
-        help="run folder (default: runs/find_lr-<time>)",
-    )
+    add_log_dir(parser, "find_lr")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
     )

@@ -29,13 +29,12 @@ Writes to --log-dir (default runs/schedule-<time>): args.json, schedule.png,
 schedule.csv (one row per step: step, epoch, learning_rate[, momentum]).
 """
 
-from pathlib import Path
-
 import keras
 import numpy as np
 
 from keras_recipes.commands._common import (
     UsageError,
+    add_log_dir,
     learning_rates_of,
     main_of,
     new_parser,
@@ -189,12 +188,7 @@ def build_parser(parser=None):
         default=None,
         help="learning rate at step 0 of the warm-up (default: 0)",
     )
-    parser.add_argument(
-        "--log-dir",
-        type=Path,
-        default=None,
-        help="run folder (default: runs/schedule-<time>)",
-    )
+    add_log_dir(parser, "schedule")
     parser.add_argument(
         "--smoke", action="store_true", help="a tiny preview: 4 epochs of 10 steps"
     )

@@ -24,7 +24,6 @@ schedule.csv: the learning rate (and momentum) of every step the fit ran.
 import json
 import math
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -32,7 +31,9 @@ from keras import ops
 
 import keras_recipes as kr
 from keras_recipes.commands._common import (
-    HIDDEN_ACTIVATIONS,
+    add_activation,
+    add_dataset,
+    add_log_dir,
     learning_rates_of,
     main_of,
     new_parser,
@@ -51,11 +52,7 @@ SCHEDULES = kr.SCHEDULE_NAMES
 def build_parser(parser=None):
     """Fills `parser` (or a new one) with the flags of `train`."""
     parser = new_parser(parser, __doc__)
-    parser.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits, mnist, fashion_mnist, cifar10, or a .npz / .csv file",
-    )
+    add_dataset(parser)
     parser.add_argument(
         "--model",
         choices=("auto", "cnn", "mlp"),
@@ -69,15 +66,7 @@ def build_parser(parser=None):
         help="which of the LR finder's suggestions to train at; auto: minimum "
         "(the loss minimum / 10) for one-cycle, valley for the other schedules",
     )
-    parser.add_argument(
-        "--activation",
-        default="relu",
-        choices=HIDDEN_ACTIVATIONS,
-        metavar="ACTIVATION",
-        help="hidden activation, one of: "
-        + ", ".join(HIDDEN_ACTIVATIONS)
-        + "; the initializer follows it (He, LeCun, Glorot)",
-    )
+    add_activation(parser)
     parser.add_argument(
         "--epochs", type=positive_int, default=15, help="epochs to train at most"
     )
@@ -102,12 +91,7 @@ def build_parser(parser=None):
         default=5,
         help="early stopping: epochs without a better val_accuracy",
     )
-    parser.add_argument(
-        "--log-dir",
-        type=Path,
-        default=None,
-        help="run folder (default: runs/train-<time>)",
-    )
+    add_log_dir(parser, "train")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
     )

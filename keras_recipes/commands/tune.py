@@ -34,10 +34,12 @@ learning rate by optimizer).
 import contextlib
 import json
 import os
-from pathlib import Path
 
 from keras_recipes.commands._common import (
     UsageError,
+    add_dataset,
+    add_log_dir,
+    int_at_least,
     main_of,
     new_parser,
     positive_int,
@@ -67,11 +69,7 @@ ENVIRONMENT = {
 def build_parser(parser=None):
     """Fills `parser` (or a new one) with the flags of `tune`."""
     parser = new_parser(parser, __doc__)
-    parser.add_argument(
-        "--dataset",
-        default="digits",
-        help="digits, mnist, fashion_mnist, cifar10, or a .npz / .csv file",
-    )
+    add_dataset(parser)
     parser.add_argument(
         "--algorithm", choices=ALGORITHMS, default="random", help="the search"
     )
@@ -88,7 +86,7 @@ def build_parser(parser=None):
         help="epochs per trial (hyperband: the most epochs of a trial)",
     )
     parser.add_argument(
-        "--factor", type=_factor, default=3, help="hyperband's reduction factor"
+        "--factor", type=int_at_least(2), default=3, help="hyperband's reduction factor"
     )
     parser.add_argument(
         "--patience", type=positive_int, default=5, help="early stopping per trial"
@@ -110,12 +108,7 @@ def build_parser(parser=None):
         action="store_true",
         help="start over; without it a search in --log-dir resumes",
     )
-    parser.add_argument(
-        "--log-dir",
-        type=Path,
-        default=None,
-        help="run folder (default: runs/tune-<time>)",
-    )
+    add_log_dir(parser, "tune")
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the data split and the oracle"
     )
@@ -230,19 +223,6 @@ def run(args):
 def main(argv=None):
     """`keras-recipes tune` / `python recipes/tune_mlp.py`; the exit status."""
     return main_of(build_parser, run, argv)
-
-
-def _factor(text):
-    """`argparse` type: Hyperband's reduction factor, an integer >= 2."""
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 2. Received: {text!r}")
-    return value
 
 
 def _json_object(text):
