@@ -38,6 +38,10 @@ RECORD_FILE = "record.json"
 class _TrialCallbacks:
     """Mixin for a KerasTuner `Tuner`: our callbacks and records per trial."""
 
+    # The length of every trial's schedule, in epochs, if not the trial's own
+    # (Hyperband: its max_epochs; see `MLPHyperModel.fit`).
+    schedule_epochs = None
+
     def __init__(self, *args, patience=5, **kwargs):
         self.patience = check_positive_int("patience", patience)
         super().__init__(*args, **kwargs)
@@ -67,9 +71,6 @@ class _TrialCallbacks:
         if isinstance(self.hypermodel, MLPHyperModel) and self.schedule_epochs:
             kwargs["schedule_epochs"] = self.schedule_epochs
         return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
-
-    # Hyperband sets it to its max_epochs (see `MLPHyperModel.fit`).
-    schedule_epochs = None
 
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         # KerasTuner's hook, which it fills on TensorFlow only (and for
