@@ -1,5 +1,6 @@
 """Shared fixtures: a seed for every test and a probe model that reveals the LR."""
 
+import os
 import socket
 
 import keras
@@ -8,6 +9,17 @@ import pytest
 from keras import ops
 
 BACKEND = keras.backend.backend()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselects `backend_independent` tests in the later passes of
+    tests/run_all_backends.sh (they ran in its first pass)."""
+    if os.environ.get("KERAS_RECIPES_BACKEND_INDEPENDENT") != "deselect":
+        return
+    once = [item for item in items if item.get_closest_marker("backend_independent")]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if item not in once]
 
 
 @pytest.fixture(autouse=True)

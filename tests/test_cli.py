@@ -31,6 +31,7 @@ def squeezed(text):
     return "".join(text.split())
 
 
+@pytest.mark.backend_independent
 def test_help_lists_every_subcommand(capsys):
     code, out, _ = run_cli(["--help"], capsys)
     assert code == 0
@@ -43,17 +44,20 @@ def test_help_lists_every_subcommand(capsys):
         assert squeezed(summary) in squeezed(out)
 
 
+@pytest.mark.backend_independent
 def test_no_subcommand_prints_help_and_returns_2(capsys):
     assert cli.main([]) == 2
     err = capsys.readouterr().err
     assert "usage: keras-recipes" in err and "schedule" in err
 
 
+@pytest.mark.backend_independent
 def test_version(capsys):
     code, out, _ = run_cli(["--version"], capsys)
     assert code == 0 and out.strip() == f"keras-recipes {keras_recipes.__version__}"
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("name, module_name", cli.COMMANDS)
 def test_subcommand_help_is_complete(capsys, name, module_name):
     code, out, _ = run_cli([name, "--help"], capsys)
@@ -73,6 +77,7 @@ def test_subcommand_help_is_complete(capsys, name, module_name):
             assert squeezed(f"(default: {action.default})") in squeezed(out)
 
 
+@pytest.mark.backend_independent
 def test_only_the_subcommand_run_is_imported(capsys, monkeypatch):
     monkeypatch.delitem(sys.modules, "keras_recipes.commands.diagnose", raising=False)
     assert run_cli(["schedule", "--help"], capsys)[0] == 0
@@ -310,6 +315,7 @@ def test_tune_smoke(tmp_path, capsys):
     assert not any(v.startswith("KERASTUNER_") for v in os.environ)
 
 
+@pytest.mark.backend_independent
 def test_console_script(tmp_path):
     parser = configparser.ConfigParser()
     parser.read(ROOT / "setup.cfg")

@@ -88,6 +88,7 @@ def check_consistent(workdir):
     assert total == pytest.approx(started[best["epoch"]][1], rel=1e-9)
 
 
+@pytest.mark.backend_independent  # atomic file writes: the same on every backend
 def test_best_checkpoint_survives_sigkill_at_random_moments(tmp_path):
     rng = random.Random(0)
     kills_during_save = 0

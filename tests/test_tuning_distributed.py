@@ -12,9 +12,14 @@ import sys
 from pathlib import Path
 
 import keras
+import pytest
 
 from tests.conftest import free_port
 from tests.tensorboard_events import read_hparams, run_folders
+
+# KerasTuner's gRPC coordination and the recipe's roles; every backend's
+# per-trial logs are checked in-process by test_tuning.py.
+pytestmark = pytest.mark.backend_independent
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
