@@ -21,7 +21,7 @@ SCHEDULE_NAMES = (
 
 
 def scheduling_callback(
-    name, learning_rate, epochs, optimizer=None, monitor="val_loss"
+    name, learning_rate, epochs, optimizer=None, monitor="val_loss", **options
 ):
     """The scheduling callback `name`, set up for a fit of `epochs` epochs.
 
@@ -47,9 +47,16 @@ def scheduling_callback(
             always cycled.
         monitor: What `"performance"` watches (`"loss"` without validation
             data).
+        **options: Arguments of the callback's constructor that replace the
+            defaults above (e.g. `power=2`, `decay_rate=0.5`, `pct_start=0.3`);
+            the callback checks them.
 
     Returns:
         A fresh callback, or `None` for `"none"`.
+
+    Raises:
+        ValueError: On a bad argument (also from the callback).
+        TypeError: On an option the callback does not take.
 
     Example:
 
@@ -61,18 +68,29 @@ def scheduling_callback(
     epochs = check_positive_int("epochs", epochs)
     if name == "one-cycle":
         cycle_momentum = optimizer is None or cycle_momentum_error(optimizer) is None
-        return OneCycle(
+        defaults = dict(
             max_learning_rate=learning_rate,
             total_epochs=epochs,
             cycle_momentum=cycle_momentum,
         )
+        return OneCycle(**{**defaults, **options})
     if name == "power":
-        return PowerScheduling(learning_rate, decay_epochs=epochs / 4)
+        defaults = dict(decay_epochs=epochs / 4)
+        return PowerScheduling(learning_rate, **{**defaults, **options})
     if name == "exponential":
-        return ExponentialScheduling(learning_rate, decay_epochs=epochs)
+        defaults = dict(decay_epochs=epochs)
+        return ExponentialScheduling(learning_rate, **{**defaults, **options})
     if name == "piecewise":
-        values = [learning_rate, learning_rate / 10, learning_rate / 100]
-        return PiecewiseConstantScheduling([epochs / 2, 3 * epochs / 4], values)
+        defaults = dict(
+            boundaries=[epochs / 2, 3 * epochs / 4],
+            values=[learning_rate, learning_rate / 10, learning_rate / 100],
+        )
+        return PiecewiseConstantScheduling(**{**defaults, **options})
     if name == "performance":
-        return PerformanceScheduling(monitor, factor=0.5, patience=2)
+        defaults = dict(monitor=monitor, factor=0.5, patience=2)
+        return PerformanceScheduling(**{**defaults, **options})
+    if options:
+        raise TypeError(
+            f"The schedule 'none' takes no options. Received: {sorted(options)}"
+        )
     return None

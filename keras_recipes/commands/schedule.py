@@ -29,9 +29,9 @@ Writes to --log-dir (default runs/schedule-<time>): args.json, schedule.png,
 schedule.csv (one row per step: step, epoch, learning_rate[, momentum]).
 """
 
-import keras
 import numpy as np
 
+from keras_recipes.callbacks import OneCycle, scheduling_callback
 from keras_recipes.commands._common import (
     UsageError,
     add_log_dir,
@@ -44,12 +44,7 @@ from keras_recipes.commands._common import (
 )
 from keras_recipes.plots import plot_schedule
 from keras_recipes.runs import start_run
-from keras_recipes.schedules import (
-    LinearWarmup,
-    OneCycleSchedule,
-    PowerDecay,
-    piecewise_constant_by_epoch,
-)
+from keras_recipes.schedules import LinearWarmup
 
 SCHEDULES = ("one-cycle", "power", "exponential", "piecewise", "constant")
 _WARMED = ("power", "exponential", "piecewise", "constant")
@@ -226,7 +221,12 @@ def check_flags(args):
 
 
 def make_schedule(args):
-    """The schedule of `args`: a `LearningRateSchedule`, or a float (constant).
+    """The schedule `train` would follow with `args`, and its callback.
+
+    Built by `keras_recipes.scheduling_callback` (`train`'s defaults, the
+    flags replacing them) and evaluated as the callback evaluates it in the
+    train step. Returns `(schedule, callback)`: a `LearningRateSchedule` (a
+    float for constant), and the callback (`None` for constant).
 
     Raises:
         UsageError: If the flags do not make a valid schedule.
@@ -234,68 +234,39 @@ def make_schedule(args):
     check_flags(args)
     epochs, steps_per_epoch = args.epochs, args.steps_per_epoch
     learning_rate = args.learning_rate
-
-    def steps(in_epochs):
-        return max(1, int(round(in_epochs * steps_per_epoch)))
-
-    def default(value, fallback):
-        return fallback if value is None else value
-
+    options = {
+        dest: getattr(args, dest)
+        for dest, schedules in _APPLIES_TO.items()
+        if args.schedule in schedules
+        and not dest.startswith("warmup")
+        and getattr(args, dest) not in (None, False)
+    }
+    name = "none" if args.schedule == "constant" else args.schedule
     try:
-        if args.schedule == "one-cycle":
-            return OneCycleSchedule(
-                learning_rate,
-                total_steps=epochs * steps_per_epoch,
-                shape=default(args.shape, "cosine"),
-                pct_start=args.pct_start,
-                div_factor=args.div_factor,
-                final_div_factor=args.final_div_factor,
+        callback = scheduling_callback(name, learning_rate, epochs, **options)
+        schedule = learning_rate
+        if callback is not None:
+            callback.schedule_functions(
+                epochs * steps_per_epoch, steps_per_epoch, learning_rate
             )
-        if args.schedule == "power":
-            schedule = PowerDecay(
-                learning_rate,
-                decay_steps=steps(default(args.decay_epochs, epochs / 4)),
-                power=default(args.power, 1.0),
-            )
-        elif args.schedule == "exponential":
-            schedule = keras.optimizers.schedules.ExponentialDecay(
-                learning_rate,
-                decay_steps=steps(default(args.decay_epochs, epochs)),
-                decay_rate=default(args.decay_rate, 0.1),
-                staircase=args.staircase,
-            )
-            if not 0 < schedule.decay_rate <= 1:  # Keras does not check it.
-                raise ValueError(
-                    "`decay_rate` must be > 0 and <= 1. "
-                    f"Received: decay_rate={schedule.decay_rate}"
-                )
-        elif args.schedule == "piecewise":
-            schedule = piecewise_constant_by_epoch(
-                default(args.boundaries, [epochs / 2, 3 * epochs / 4]),
-                default(
-                    args.values,
-                    [learning_rate, learning_rate / 10, learning_rate / 100],
-                ),
-                steps_per_epoch,
-            )
-        else:
-            schedule = learning_rate
+            schedule = callback.schedule
         if args.warmup_epochs is not None:
             schedule = LinearWarmup(
                 schedule,
-                warmup_steps=steps(args.warmup_epochs),
-                initial_learning_rate=default(args.warmup_initial_learning_rate, 0.0),
+                warmup_steps=max(1, round(args.warmup_epochs * steps_per_epoch)),
+                initial_learning_rate=args.warmup_initial_learning_rate or 0.0,
             )
     except (TypeError, ValueError) as error:
         raise UsageError(f"--schedule {args.schedule}: {error}") from error
-    return schedule
+    return schedule, callback
 
 
 def run(args):
     """Runs `schedule` with parsed arguments; returns the exit status."""
     if args.smoke:
         args.epochs, args.steps_per_epoch = 4, 10
-    schedule = make_schedule(args)  # Before start_run: no folder on a bad flag.
+    # Before start_run: no folder on a bad flag.
+    schedule, callback = make_schedule(args)
     log_dir = start_run(args, "schedule")
     steps_per_epoch = args.steps_per_epoch
     total_steps = args.epochs * steps_per_epoch
@@ -305,11 +276,11 @@ def run(args):
     else:
         rates = learning_rates_of(schedule, steps)
     momenta = None
-    if isinstance(schedule, OneCycleSchedule):
-        momenta = schedule.momentum(
+    if isinstance(callback, OneCycle):
+        momenta = callback.schedule.momentum(
             steps,
-            max_momentum=0.95 if args.max_momentum is None else args.max_momentum,
-            min_momentum=0.85 if args.min_momentum is None else args.min_momentum,
+            max_momentum=callback.max_momentum,
+            min_momentum=callback.min_momentum,
             xp=np,
         )
         momenta = np.asarray(momenta, dtype="float64")
