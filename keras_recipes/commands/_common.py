@@ -157,6 +157,24 @@ def learning_rates_of(schedule, steps):
     return np.broadcast_to(np.asarray(values, dtype="float64"), steps.shape).copy()
 
 
+def momenta_of(callback, steps):
+    """The momentum a scheduling callback drives at each of `steps`, or `None`.
+
+    Only `OneCycle` (with `cycle_momentum`) drives it.
+    """
+    from keras_recipes.callbacks import OneCycle
+
+    if not isinstance(callback, OneCycle) or not callback.cycle_momentum:
+        return None
+    momenta = callback.schedule.momentum(
+        np.asarray(steps, dtype="float32"),
+        max_momentum=callback.max_momentum,
+        min_momentum=callback.min_momentum,
+        xp=np,
+    )
+    return np.asarray(momenta, dtype="float64")
+
+
 def write_schedule_csv(path, learning_rates, momenta, steps_per_epoch):
     """One row per optimizer step: step, epoch (from 1), learning_rate[, momentum]."""
     path = Path(path)

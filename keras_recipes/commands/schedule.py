@@ -31,12 +31,13 @@ schedule.csv (one row per step: step, epoch, learning_rate[, momentum]).
 
 import numpy as np
 
-from keras_recipes.callbacks import OneCycle, scheduling_callback
+from keras_recipes.callbacks import scheduling_callback
 from keras_recipes.commands._common import (
     UsageError,
     add_log_dir,
     learning_rates_of,
     main_of,
+    momenta_of,
     new_parser,
     positive_float,
     positive_int,
@@ -275,15 +276,7 @@ def run(args):
         rates = np.full(steps.shape, schedule)
     else:
         rates = learning_rates_of(schedule, steps)
-    momenta = None
-    if isinstance(callback, OneCycle):
-        momenta = callback.schedule.momentum(
-            steps,
-            max_momentum=callback.max_momentum,
-            min_momentum=callback.min_momentum,
-            xp=np,
-        )
-        momenta = np.asarray(momenta, dtype="float64")
+    momenta = momenta_of(callback, steps)
 
     print(
         f"{args.schedule} schedule: {args.epochs} epochs x {steps_per_epoch} "

@@ -36,6 +36,7 @@ from keras_recipes.commands._common import (
     add_log_dir,
     learning_rates_of,
     main_of,
+    momenta_of,
     new_parser,
     positive_float,
     positive_int,
@@ -131,16 +132,7 @@ def schedule_followed(callback, history, learning_rate, steps_run, steps_per_epo
         per_epoch += [per_epoch[-1]] * math.ceil(steps_run / steps_per_epoch)
         return np.repeat(per_epoch, steps_per_epoch)[:steps_run], None
     steps = np.arange(steps_run)
-    rates = learning_rates_of(callback.schedule, steps)
-    momenta = None
-    if isinstance(callback, kr.OneCycle) and callback.cycle_momentum:
-        momenta = callback.schedule.momentum(
-            steps,
-            max_momentum=callback.max_momentum,
-            min_momentum=callback.min_momentum,
-            xp=np,
-        )
-    return rates, momenta
+    return learning_rates_of(callback.schedule, steps), momenta_of(callback, steps)
 
 
 def run(args):
@@ -202,7 +194,6 @@ def run(args):
     # The rate the optimizer starts from: what --schedule none and
     # performance train at (the other schedules are given it explicitly).
     model.optimizer.learning_rate = learning_rate
-    initial_learning_rate = float(ops.convert_to_numpy(model.optimizer.learning_rate))
 
     print(f"[4/5] training {args.epochs} epochs, schedule {args.schedule}")
     schedule = kr.scheduling_callback(
@@ -234,7 +225,7 @@ def run(args):
     steps_per_epoch = math.ceil(len(data.x_train) / args.batch_size)
     steps_run = int(ops.convert_to_numpy(model.optimizer.iterations))
     rates, momenta = schedule_followed(
-        schedule, history, initial_learning_rate, steps_run, steps_per_epoch
+        schedule, history, learning_rate, steps_run, steps_per_epoch
     )
     write_schedule_csv(log_dir / "schedule.csv", rates, momenta, steps_per_epoch)
     logged = history.get("learning_rate")
