@@ -59,6 +59,26 @@ def test_check_every_restores_an_older_snapshot():
     assert np.isfinite(model.evaluation)
 
 
+def test_the_optimizer_state_is_restored_too():
+    # With momentum the step that overflows also fills the velocities with
+    # inf/NaN: restoring only the weights would poison the next fit.
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(1e3, momentum=0.9), loss="mse")
+    guard = kr.NaNGuard(verbose=0)
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[guard])
+    assert guard.bad_step is not None
+    state = [v.numpy() for v in model.optimizer.variables]
+    assert all(np.isfinite(value).all() for value in state)
+    assert int(model.optimizer.iterations.numpy()) == guard.restored_step
+    model.optimizer.learning_rate.assign(1e-3)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert all(np.isfinite(w.numpy()).all() for w in model.weights)
+
+
 def test_finite_training_is_left_alone():
     guard = kr.NaNGuard(verbose=0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])

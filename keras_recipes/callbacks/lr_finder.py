@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_recipes._validation import check_choice, check_number, check_positive_int
 from keras_recipes.callbacks._driver import ScheduleDriver
+from keras_recipes.callbacks._state import restore, snapshot, training_variables
 from keras_recipes.lr_finder.algorithms import (
     SUGGESTERS,
     divergence_index,
@@ -158,12 +159,7 @@ class LRFinder(keras.callbacks.Callback):
                 "the sweep. Give the model an `Input`, or call it on a batch "
                 "(or `model.build(input_shape)`) first."
             )
-        if not optimizer.built:
-            # Its slots would appear during the sweep; create them now so that
-            # their initial values are restored afterwards.
-            optimizer.build(model.trainable_variables)
-        self._saved_model = [_copy(v) for v in model.variables]
-        self._saved_optimizer = [_copy(v) for v in optimizer.variables]
+        self._saved = snapshot(training_variables(model))
         self._start = _to_int(optimizer.iterations)
         self._done = 0
         self._learning_rates, self._losses = [], []
@@ -206,12 +202,7 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         model = self.model
         self._driver.restore(model)
-        for variable, value in zip(model.variables, self._saved_model, strict=True):
-            variable.assign(value)
-        for variable, value in zip(
-            model.optimizer.variables, self._saved_optimizer, strict=True
-        ):
-            variable.assign(value)
+        restore(training_variables(model), self._saved)
         model.reset_metrics()
         smoothed = smooth(self._losses, self.beta)
         self.result = LRFinderResult(
@@ -244,10 +235,6 @@ class LRFinder(keras.callbacks.Callback):
                 f"LR finder: step {self._done}/{self.num_steps}  "
                 f"lr {self._learning_rates[-1]:.3g}  loss {self._losses[-1]:.4g}"
             )
-
-
-def _copy(variable):
-    return np.array(ops.convert_to_numpy(variable), copy=True)
 
 
 def _to_int(value):

@@ -3,10 +3,10 @@
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_recipes._validation import check_positive_int
+from keras_recipes.callbacks._state import restore, snapshot, training_variables
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -17,11 +17,14 @@ class NaNGuard(keras.callbacks.Callback):
     `check_every` batches. The loss logged after step t was computed with
     the weights of step t - 1, so a finite loss vouches for the copy taken
     at the previous check; on a non-finite loss the last vouched-for copy is
-    restored, training stops, and the bad step is recorded.
+    restored (the weights and the optimizer's state: its slots, such as
+    momenta, turn non-finite with the weights), training stops, and the bad
+    step is recorded.
 
     Checking reads the loss every `check_every` batches, and each finite
-    check copies the weights to host memory: on a large model raise
-    `check_every` (the restored weights are then up to that many steps old).
+    check copies the weights and optimizer state to host memory: on a large
+    model raise `check_every` (the restored state is then up to 2 x
+    `check_every` steps older than the bad step).
 
     Args:
         check_every: Batches between checks (>= 1). With
@@ -65,9 +68,8 @@ class NaNGuard(keras.callbacks.Callback):
             self._good, self._pending = self._pending, (self._step(), self._copy())
             return
         self.bad_step, self.bad_epoch = self._step(), self._epoch + 1
-        self.restored_step, weights = self._good
-        for variable, value in zip(self.model.weights, weights, strict=True):
-            variable.assign(value)
+        self.restored_step, state = self._good
+        restore(training_variables(self.model), state)
         self.model.stop_training = True
         if self.verbose:
             print(
@@ -77,9 +79,7 @@ class NaNGuard(keras.callbacks.Callback):
             )
 
     def _copy(self):
-        return [
-            np.array(ops.convert_to_numpy(v), copy=True) for v in self.model.weights
-        ]
+        return snapshot(training_variables(self.model))
 
     def _step(self):
         return int(ops.convert_to_numpy(self.model.optimizer.iterations))
