@@ -12,14 +12,13 @@ import numpy as np
 from keras import ops
 
 
-def loss_and_gradients(model, x, y, sample_weight=None):
+def loss_and_gradients(model, x, y):
     """The loss of `model` on `(x, y)` and its gradients, as NumPy.
 
     Args:
         model: A compiled Keras model.
         x: One batch of inputs.
         y: Its targets.
-        sample_weight: Optional sample weights.
 
     Returns:
         `(loss, gradients)`: a float and one float64 array per
@@ -30,9 +29,7 @@ def loss_and_gradients(model, x, y, sample_weight=None):
     def loss_of(mapping=None):
         with keras.StatelessScope(state_mapping=mapping):
             y_pred = model(x, training=False)
-            return model.compute_loss(
-                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
-            )
+            return model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
 
     backend = keras.backend.backend()
     if backend == "tensorflow":

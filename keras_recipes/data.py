@@ -12,6 +12,7 @@ standardized with the training split's statistics.
 """
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def load_digits(validation_fraction=0.15, test_fraction=0.15, seed=0):
         name: getattr(splits, name).reshape(len(getattr(splits, name)), -1)
         for name in ("x_train", "x_val", "x_test")
     }
-    return Splits(**{**splits.__dict__, **flat})
+    return dataclasses.replace(splits, **flat)
 
 
 def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=None):

@@ -45,6 +45,24 @@ def test_dead_relu_units_are_detected():
     assert history.history["dead_fraction_max"][-1] == pytest.approx(1.0)
 
 
+def test_negative_leaky_relu_units_are_not_dead():
+    # Below 0 a leaky ReLU still passes a gradient: all-negative is not dead.
+    x, _ = data()
+    model = keras.Sequential(
+        [
+            keras.Input((16,)),
+            keras.layers.Dense(
+                32, bias_initializer=keras.initializers.Constant(-100.0)
+            ),
+            keras.layers.LeakyReLU(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    monitor = kr.ActivationMonitor(x[:64])
+    history = fit(model, monitor)
+    assert history.history["dead_fraction_max"][-1] == 0.0
+
+
 def test_saturated_tanh_is_detected():
     x, _ = data()
     huge = keras.initializers.RandomNormal(stddev=10.0)

@@ -4,9 +4,11 @@ import keras
 import numpy as np
 
 from keras_recipes._validation import check_positive_int
-from keras_recipes.models.pairing import INITIALIZERS, activation_name
+from keras_recipes.models.pairing import activation_name
 
-_RELU_FAMILY = {name for name, init in INITIALIZERS.items() if init == "he_normal"}
+# Units that output 0 with a zero gradient below 0 (leaky ReLU, PReLU, ELU,
+# GELU, SiLU and Mish keep a gradient there: they cannot die).
+_ZERO_BELOW = {"relu", "relu6"}
 _SATURATING = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
@@ -18,8 +20,8 @@ class ActivationMonitor(keras.callbacks.Callback):
     activation layer):
 
     * `mean`, `std` of its outputs;
-    * `dead`: for the ReLU family, the fraction of units that output <= 0
-      for every probe sample (they get no gradient);
+    * `dead`: for ReLU and ReLU6, the fraction of units that output 0 for
+      every probe sample (they get no gradient);
     * `saturated`: for tanh and sigmoid, the fraction of outputs within
       `saturation_margin` of the asymptotes (their gradient vanishes).
 
@@ -100,7 +102,7 @@ class ActivationMonitor(keras.callbacks.Callback):
     def _statistics(self, output, activation):
         units = output.reshape(-1, output.shape[-1])
         dead = saturated = 0.0
-        if activation in _RELU_FAMILY:
+        if activation in _ZERO_BELOW:
             dead = float(np.mean(np.all(units <= 0, axis=0)))
         if activation in _SATURATING:
             low, high = _SATURATING[activation]
