@@ -280,6 +280,11 @@ def test_recipe_wrapper_is_the_command(tmp_path):
         (["tune", "--algorithm", "pso"], "argument --algorithm: invalid choice"),
         (["tune", "--factor", "1"], "argument --factor: must be an integer >= 2"),
         (["tune", "--tuner-id", "tuner0"], "--tuner-id without --oracle-ip"),
+        (
+            ["tune", "--tuner-id", "tuner0", "--oracle-ip", "127.0.0.1"]
+            + ["--oracle-port", "1", "--overwrite"],
+            "--overwrite on a worker would delete the shared search",
+        ),
         (["train", "--activation", "relux"], "argument --activation: invalid choice"),
         (["train", "--patience", "0"], "argument --patience: must be an integer"),
         (

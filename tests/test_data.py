@@ -12,8 +12,11 @@ def test_digits_as_images_and_flat():
     flat = load_digits()
     assert flat.x_train.shape[1:] == (64,) and not flat.is_image
     np.testing.assert_array_equal(flat.y_test, images.y_test)
-    # Standardized with the training split's statistics.
+    # Standardized with the training split's statistics, all three splits.
     np.testing.assert_allclose(images.x_train.mean(axis=0), 0, atol=1e-5)
+    # (each split standardized with its own statistics would have means 0)
+    for split in (images.x_val, images.x_test):
+        assert np.abs(split.reshape(len(split), -1).mean(axis=0)).max() > 0.05
     assert set(np.unique(images.y_val)) == set(range(10))  # stratified
 
 
