@@ -360,14 +360,3 @@ def test_unknown_steps_per_epoch_is_an_error():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
-
-
-def test_callbacks_deep_copy_before_and_after_fit():
-    import copy
-
-    callback = OneCycle(0.1, cycle_momentum=False)
-    copy.deepcopy(callback)
-    fit_with(callback, keras.optimizers.SGD(0.01))
-    clone = copy.deepcopy(callback)
-    assert clone.driver is None
-    assert BACKEND in ("tensorflow", "jax", "torch")
