@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from keras_recipes import callbacks, models, schedules
+from keras_recipes import callbacks, lr_finder, models, schedules
 from keras_recipes.callbacks import (
     SCHEDULE_NAMES,
     ActivationMonitor,
@@ -13,14 +13,14 @@ from keras_recipes.callbacks import (
     LRFinder,
     NaNGuard,
     OneCycle,
+    OptimizerLogs,
     PerformanceScheduling,
     PiecewiseConstantScheduling,
     PowerScheduling,
     ResumableBackup,
     scheduling_callback,
 )
-from keras_recipes.lr_finder.find import find_learning_rate
-from keras_recipes.lr_finder.result import LRFinderResult
+from keras_recipes.lr_finder import LRFinderResult, find_learning_rate
 from keras_recipes.models import build_cnn, build_mlp, initializer_for
 from keras_recipes.schedules import (
     LinearWarmup,
@@ -41,6 +41,7 @@ __all__ = [
     "NaNGuard",
     "OneCycle",
     "OneCycleSchedule",
+    "OptimizerLogs",
     "PerformanceScheduling",
     "PiecewiseConstantScheduling",
     "PowerDecay",
@@ -53,6 +54,7 @@ __all__ = [
     "callbacks",
     "find_learning_rate",
     "initializer_for",
+    "lr_finder",
     "models",
     "schedules",
     "scheduling_callback",

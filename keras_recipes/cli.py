@@ -20,7 +20,7 @@ import importlib.util
 import sys
 
 from keras_recipes import __version__
-from keras_recipes.commands._common import HelpFormatter, run_parsed, summary
+from keras_recipes.commands.common import HelpFormatter, run_parsed, summary
 
 # (subcommand, module): one line adds a subcommand.
 COMMANDS = (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_recipes._validation import check_number
+from keras_recipes._internal.validation import check_number
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 DATASETS = ("digits",) + KERAS_DATASETS

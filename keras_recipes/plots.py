@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from keras_recipes._internal.curves import moving_average
+
 
 def _pyplot():
     import matplotlib
@@ -62,8 +64,6 @@ def plot_lr_finder(result, path):
 
 def plot_learning_curves(train_loss, val_loss, path, window=3):
     """Training and validation loss per epoch, raw and moving-averaged."""
-    from keras_recipes.diagnose import moving_average
-
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

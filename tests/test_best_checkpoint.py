@@ -94,6 +94,42 @@ def test_restart_compares_against_the_true_best(tmp_path):
     assert len(list(tmp_path.glob("*.keras"))) == 1
 
 
+def test_restart_from_another_working_directory(tmp_path, monkeypatch):
+    # The first run names its folder relative to its working directory.
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    fit(small_model(), [0.5, 0.2], kr.BestCheckpoint("ckpt/best.keras", "score", "min"))
+    saved = manifest(tmp_path / "a" / "ckpt" / "checkpoints.json")
+    assert saved["best"]["path"] == "best-epoch002.keras"  # relative to the folder
+    # The restart runs elsewhere, and names the same folder another way.
+    monkeypatch.chdir(tmp_path)
+    restarted = kr.BestCheckpoint(
+        tmp_path / "a" / "ckpt" / "best.keras", "score", "min"
+    )
+    fit(small_model(), [0.3], restarted, initial_epoch=2)
+    assert restarted.best == 0.2 and restarted.kept[0]["epoch"] == 2
+    assert [p.name for p in (tmp_path / "a" / "ckpt").glob("*.keras")] == [
+        "best-epoch002.keras"
+    ]  # the worse epoch 3 saved nothing
+    best = kr.callbacks.best_checkpoint_path(tmp_path / "a" / "ckpt")
+    assert best == tmp_path / "a" / "ckpt" / "best-epoch002.keras"
+    keras.models.load_model(restarted.best_path)
+
+
+def test_state_dict_restores_the_kept_checkpoints(tmp_path):
+    first = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    fit(small_model(), [0.5, 0.2], first)
+    state = first.state_dict()
+    # A new callback over another manifest path, given the state: it compares
+    # with the state's best, not with what (nothing) its own manifest holds.
+    second = kr.BestCheckpoint(
+        tmp_path / "best.keras", "score", "min", manifest=tmp_path / "other.json"
+    )
+    second.load_state_dict(state)
+    fit(small_model(), [0.3], second, initial_epoch=2)
+    assert second.best == 0.2 and second.kept[0]["epoch"] == 2
+
+
 class Fragile(keras.layers.Layer):
     """A layer whose saving can be made to fail half-way through the file."""
 
@@ -129,7 +165,7 @@ def test_exception_in_the_middle_of_a_save_keeps_the_previous_best(tmp_path):
         "checkpoints.json",
     ]  # fmt: skip  (no temporary file left)
     loaded = keras.models.load_model(
-        before["best"]["path"], custom_objects={"Fragile": Fragile}
+        tmp_path / before["best"]["path"], custom_objects={"Fragile": Fragile}
     )
     np.testing.assert_array_equal(loaded.weights[0].numpy(), snapshots[1][0])
 

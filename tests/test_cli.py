@@ -199,21 +199,24 @@ def test_schedule_piecewise_defaults_follow_train(tmp_path, capsys):
     )
 
 
-def test_schedule_warmup(tmp_path, capsys):
-    flags = ["--schedule", "constant", "--learning-rate", "0.05"]
-    flags += ["--warmup-epochs", "2", "--warmup-initial-learning-rate", "0.01"]
-    table, steps = preview(tmp_path, capsys, *flags)
-    # Linear from 0.01 to 0.05 over 20 steps, then constant.
-    assert [row[1] for row in table.values()] == pytest.approx(
-        [0.01, 0.03, 0.05, 0.05, 0.05], rel=1e-5
-    )
-    assert float(steps[5]["learning_rate"]) == pytest.approx(0.02, rel=1e-5)
-
-
-def test_schedule_constant(tmp_path, capsys):
-    table, steps = preview(tmp_path, capsys, "--schedule", "constant")
+def test_schedule_none_is_the_learning_rate_throughout(tmp_path, capsys):
+    table, steps = preview(tmp_path, capsys, "--schedule", "none")
     assert {row[1] for row in table.values()} == {0.01}
     assert {float(r["learning_rate"]) for r in steps} == {0.01}
+
+
+def test_the_preview_takes_the_schedule_flags_train_takes():
+    # What one previews, the other trains with: the same names and options.
+    def schedule_flags(name):
+        parser = cli.build_parser(name)[1][name]
+        actions = {a.dest: a for a in parser._actions}
+        options = set(actions) - {"help", "learning_rate", "epochs", "log_dir"}
+        options -= {"smoke", "seed", "steps_per_epoch", "dataset", "model"}
+        options -= {"suggestion", "activation", "batch_size", "patience"}
+        return options, actions["schedule"].choices
+
+    assert schedule_flags("schedule") == schedule_flags("train")
+    assert tuple(schedule_flags("train")[1]) == keras_recipes.SCHEDULE_NAMES
 
 
 def test_recipe_wrapper_is_the_command(tmp_path):
@@ -245,15 +248,17 @@ def test_recipe_wrapper_is_the_command(tmp_path):
             "--pct-start applies to --schedule one-cycle. Received: --schedule "
             "power --pct-start 0.3",
         ),
-        (["schedule", "--warmup-epochs", "1"], "--warmup-epochs applies to"),
         (
-            ["schedule", "--schedule", "constant", "--warmup-initial-learning-rate"]
-            + ["0.1"],
-            "--warmup-initial-learning-rate needs --warmup-epochs",
+            ["schedule", "--schedule", "performance"],
+            "--schedule performance has no curve to preview",
+        ),
+        (
+            ["train", "--schedule", "none", "--shape", "linear"],
+            "--shape applies to --schedule one-cycle. Received: --schedule none",
         ),
         (
             ["schedule", "--min-momentum", "0.99"],
-            "Received: --min-momentum 0.99 --max-momentum 0.95",
+            "`min_momentum` must be >= 0 and <= 0.95. Received: min_momentum=0.99",
         ),
         (
             ["schedule", "--schedule", "exponential", "--decay-rate", "1.5"],
@@ -283,7 +288,7 @@ def test_recipe_wrapper_is_the_command(tmp_path):
         (
             ["tune", "--tuner-id", "tuner0", "--oracle-ip", "127.0.0.1"]
             + ["--oracle-port", "1", "--overwrite"],
-            "--overwrite on a worker would delete the shared search",
+            "overwrite=True on a worker of a distributed search would delete",
         ),
         (["train", "--activation", "relux"], "argument --activation: invalid choice"),
         (["train", "--patience", "0"], "argument --patience: must be an integer"),

@@ -83,7 +83,7 @@ def check_consistent(workdir):
     assert best["value"] == min(
         v for e, v in candidates.items() if e in finite_done or e == best["epoch"]
     )
-    model = keras.models.load_model(best["path"])  # safe_mode on
+    model = keras.models.load_model(manifest_path.parent / best["path"])  # safe
     total = sum(np.abs(np.asarray(w, dtype="float64")).sum() for w in model.weights)
     assert total == pytest.approx(started[best["epoch"]][1], rel=1e-9)
 
@@ -121,7 +121,7 @@ def test_best_checkpoint_survives_sigkill_at_random_moments(tmp_path):
     child.wait()
     assert kills_during_save >= 5
     # Killed writes leave temporary files; the next run removes them.
-    from keras_recipes._atomic import PREFIX, remove_stale
+    from keras_recipes._internal.atomic import PREFIX, remove_stale
 
     remove_stale(workdir / "ckpt")
     assert not list((workdir / "ckpt").glob(f"{PREFIX}*"))

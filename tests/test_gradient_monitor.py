@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
-from keras_recipes._gradients import loss_and_gradients
+from keras_recipes._internal.gradients import loss_and_gradients
 
 
 def test_gradient_helper_matches_the_closed_form():

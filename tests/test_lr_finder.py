@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 import keras_recipes as kr
-from keras_recipes.callbacks.lr_finder import Sweep
+from keras_recipes.lr_finder.sweep import Sweep
+from keras_recipes.plots import plot_lr_finder
 from tests.conftest import BACKEND, probe_model, steps_per_execution_values
 
 
@@ -213,7 +214,7 @@ def test_lr_finder_callback_in_a_users_fit(tmp_path, capsys):
     assert "LR finder: step 20/20" in out and "suggested learning rate (steep)" in out
     result = finder.result
     assert result.suggestion == result.suggestions["steep"]
-    png = result.plot(tmp_path / "curve.png")
+    png = plot_lr_finder(result, tmp_path / "curve.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     rows = result.to_csv(tmp_path / "curve.csv").read_text().splitlines()
     assert rows[0] == "learning_rate,loss,smoothed_loss" and len(rows) == 21

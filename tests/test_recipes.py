@@ -86,7 +86,7 @@ def test_train_smoke(tmp_path, capsys, schedule):
     if schedule == "none":
         # The learning rate found is the one trained with, throughout.
         assert rates == pytest.approx([metrics["learning_rate"]] * len(rates))
-        best = keras.models.load_model(manifest["best"]["path"])
+        best = keras.models.load_model(tmp_path / "best" / manifest["best"]["path"])
         assert float(keras.ops.convert_to_numpy(best.optimizer.learning_rate)) == (
             pytest.approx(metrics["learning_rate"])
         )

@@ -36,7 +36,7 @@ def model_and_data(learning_rate=0.1):
 def run(backup_dir, crash_at=None, learning_rate=0.1):
     model, x, y = model_and_data(learning_rate)
     plateau = kr.PerformanceScheduling("score", factor=0.5, patience=1, mode="min")
-    backup = kr.ResumableBackup(backup_dir, callbacks=[plateau])
+    backup = kr.ResumableBackup(backup_dir, callbacks={"plateau": plateau})
     # The plateau callback listed after the backup: its cut must still be saved.
     callbacks = [FeedMetric(), backup, plateau]
     if crash_at is not None:
@@ -53,7 +53,7 @@ def test_rerun_continues_with_callback_state_whatever_the_order(tmp_path):
         run(tmp_path / "b", crash_at=3)
     state = json.loads((tmp_path / "b" / "state.json").read_text())
     assert state["epoch"] == 3
-    assert state["callbacks"][0]["state"]["scale"] == pytest.approx(0.25)
+    assert state["callbacks"]["plateau"]["state"]["scale"] == pytest.approx(0.25)
 
     model, history, plateau, backup = run(tmp_path / "b")
     assert backup.restored_epoch == 3
@@ -92,10 +92,19 @@ def test_changed_callbacks_are_refused(tmp_path):
             y,
             epochs=3,
             verbose=0,
-            callbacks=[kr.ResumableBackup(tmp_path, callbacks=[stopper])],
+            callbacks=[kr.ResumableBackup(tmp_path, callbacks={"stopper": stopper})],
         )
 
 
 def test_callbacks_without_state_are_refused(tmp_path):
-    with pytest.raises(TypeError, match=r"needs `state_dict\(\)`.*Received: OneCycle"):
-        kr.ResumableBackup(tmp_path, callbacks=[kr.OneCycle(0.1)])
+    with pytest.raises(
+        TypeError,
+        match=r"`callbacks\['cycle'\]` needs `state_dict\(\)`.*Received: OneCycle",
+    ):
+        kr.ResumableBackup(tmp_path, callbacks={"cycle": kr.OneCycle(0.1)})
+
+
+def test_callbacks_are_named_explicitly(tmp_path):
+    # A list would be matched by position (or class name): refused.
+    with pytest.raises(TypeError, match=r"`callbacks` must map a name to each"):
+        kr.ResumableBackup(tmp_path, callbacks=[kr.EarlyStopping()])

@@ -116,7 +116,7 @@ def run_resume(workdir):
         stopper,
         kr.BestCheckpoint(workdir / "ckpt" / "best.keras"),
         LogLearningRate(workdir / "lr.log"),
-        kr.ResumableBackup(workdir / "backup", callbacks=[stopper]),
+        kr.ResumableBackup(workdir / "backup", callbacks={"stopper": stopper}),
     ]
     if os.environ.get("KILL_AT"):
         epoch, batch = (int(v) for v in os.environ["KILL_AT"].split(","))

@@ -6,7 +6,7 @@ A value that is NaN or infinite is never an improvement and never "best".
 
 import math
 
-from keras_recipes._validation import check_choice, check_number
+from keras_recipes._internal.validation import check_choice, check_number
 
 MODES = ("auto", "min", "max")
 

@@ -2,21 +2,24 @@
 
 import keras
 
-from keras_recipes._validation import check_number, check_positive_int
-from keras_recipes.callbacks._driver import (
+from keras_recipes._internal.driver import (
     ScheduleDriver,
     compiled_learning_rate,
     require_float_learning_rate,
 )
+from keras_recipes._internal.validation import check_positive_int
+from keras_recipes.schedules.evaluate import evaluate
+from keras_recipes.schedules.factory import build_schedule
 
 
 class SchedulingCallback(keras.callbacks.Callback):
     """Base class: makes the optimizer follow a schedule of the fit's steps.
 
-    Subclasses implement `schedule_functions(total_steps, steps_per_epoch,
-    compiled_learning_rate)` and return `(learning_rate_fn, momentum_fn)`,
-    functions of the float32 schedule position (`momentum_fn` may be `None`);
-    a subclass whose functions also accept `xp=numpy` sets `numpy = True`.
+    A subclass names its schedule (`schedule_name`, one of
+    `keras_recipes.schedules.SCHEDULE_NAMES`) and returns the schedule's
+    options from `schedule_options()`; `keras_recipes.schedules.build_schedule`
+    builds it. `schedule_for(epochs, steps_per_epoch)` says what a fit will
+    follow before it begins (the recipes plot it, the preview prints it).
 
     The position of a step is `epoch * steps_per_epoch + batch`, counted
     from the `fit`'s epochs as Keras numbers them: a `fit(initial_epoch=k)`
@@ -31,7 +34,7 @@ class SchedulingCallback(keras.callbacks.Callback):
     the optimizer's next step.
     """
 
-    numpy = False
+    schedule_name = None
 
     def __init__(self, steps_per_epoch=None):
         super().__init__()
@@ -39,9 +42,49 @@ class SchedulingCallback(keras.callbacks.Callback):
             "steps_per_epoch", steps_per_epoch, allow_none=True
         )
         self._driver = None
+        self._curves = None
 
-    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
+    def schedule_options(self):
+        """The options of `build_schedule` this callback was given."""
         raise NotImplementedError
+
+    def initial_learning_rate_for(self, compiled_learning_rate):
+        """The learning rate the schedule starts from (1cycle: its peak)."""
+        raise NotImplementedError
+
+    def schedule_for(self, epochs, steps_per_epoch, compiled_learning_rate=None):
+        """What the optimizer follows in a fit of `epochs` x `steps_per_epoch`.
+
+        Args:
+            epochs: The fit's `epochs`.
+            steps_per_epoch: Optimizer steps per epoch.
+            compiled_learning_rate: The optimizer's compiled learning rate;
+                needed only where the callback starts from it (no
+                `initial_learning_rate` given).
+
+        Returns:
+            A `keras_recipes.schedules.ScheduleCurves`: the learning-rate
+            schedule and the momentum schedule (or `None`), as functions of
+            the step of the fit.
+
+        Raises:
+            ValueError: If the schedule needs `compiled_learning_rate` and
+                none is given.
+        """
+        learning_rate = self.initial_learning_rate_for(compiled_learning_rate)
+        if learning_rate is None:
+            raise ValueError(
+                f"{type(self).__name__} starts from the optimizer's compiled "
+                "learning rate: pass `compiled_learning_rate` (or give the "
+                "callback `initial_learning_rate`)."
+            )
+        return build_schedule(
+            self.schedule_name,
+            learning_rate,
+            fit_steps=epochs * steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
+            **self.schedule_options(),
+        )
 
     @property
     def driver(self):
@@ -57,15 +100,15 @@ class SchedulingCallback(keras.callbacks.Callback):
                 "epoch of this fit (the data has no length). Pass "
                 "`steps_per_epoch` to the callback or to `fit`."
             )
-        model = self.model
-        require_float_learning_rate(model.optimizer)
-        learning_rate_fn, momentum_fn = self.schedule_functions(
-            total_steps=self.params["epochs"] * steps_per_epoch,
-            steps_per_epoch=steps_per_epoch,
-            compiled_learning_rate=compiled_learning_rate(model.optimizer),
+        optimizer = self.model.optimizer
+        require_float_learning_rate(optimizer)
+        self._curves = self.schedule_for(
+            self.params["epochs"],
+            steps_per_epoch,
+            compiled_learning_rate(optimizer),
         )
         self._driver = ScheduleDriver(
-            model.optimizer, learning_rate_fn, momentum_fn, numpy=self.numpy
+            optimizer, self._curves.learning_rate, self._curves.momentum
         )
         self._resolved_steps_per_epoch = steps_per_epoch
 
@@ -79,40 +122,14 @@ class SchedulingCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        logs["learning_rate"] = self._driver.current_learning_rate(self.model)
-        momentum = self._driver.current_momentum(self.model)
-        if momentum is not None:
-            logs["momentum"] = momentum
+        # Once per epoch, in NumPy where the schedule allows it (a chain of
+        # eager backend ops costs ~1 ms on TensorFlow, docs/benchmarks.md).
+        position = self._driver.next_position(self.model)
+        logs["learning_rate"] = float(evaluate(self._curves.learning_rate, position))
+        if self._curves.momentum is not None:
+            logs["momentum"] = float(evaluate(self._curves.momentum, position))
 
     def on_train_end(self, logs=None):
         if self._driver is not None:
             self._driver.restore(self.model)
         self._driver = None
-
-
-def resolve_steps(steps, epochs, steps_per_epoch):
-    """Turns a length given in steps or in epochs into steps (or `None`)."""
-    if steps is not None:
-        return steps
-    if epochs is not None:
-        return max(1, int(round(epochs * steps_per_epoch)))
-    return None
-
-
-def check_steps_or_epochs(name_steps, steps, name_epochs, epochs, *, required):
-    """Validates a pair of "in steps" / "in epochs" arguments (at most one)."""
-    if steps is not None and epochs is not None:
-        raise ValueError(
-            f"Pass `{name_steps}` or `{name_epochs}`, not both. Received: "
-            f"{name_steps}={steps}, {name_epochs}={epochs}"
-        )
-    if required and steps is None and epochs is None:
-        raise ValueError(
-            f"Pass `{name_steps}` or `{name_epochs}`. Received: "
-            f"{name_steps}=None, {name_epochs}=None"
-        )
-    if steps is not None:
-        steps = check_positive_int(name_steps, steps)
-    if epochs is not None:
-        epochs = check_number(name_epochs, epochs, low=0, low_open=True)
-    return steps, epochs

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_recipes._validation import check_positive_int
+from keras_recipes._internal.validation import check_positive_int
 from keras_recipes.models.pairing import activation_name
 
 # Units that output 0 with a zero gradient below 0 (leaky ReLU, PReLU, ELU,

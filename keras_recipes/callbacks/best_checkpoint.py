@@ -6,11 +6,74 @@ from pathlib import Path
 
 import keras
 
-from keras_recipes._atomic import atomic_path, read_json, remove_stale, write_json
-from keras_recipes._validation import check_positive_int
+from keras_recipes._internal.atomic import (
+    atomic_path,
+    read_json,
+    remove_stale,
+    write_json,
+)
+from keras_recipes._internal.validation import check_positive_int
 from keras_recipes.callbacks._monitor import Monitor
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+MANIFEST_NAME = "checkpoints.json"
+
+
+def read_manifest(path):
+    """Reads a `BestCheckpoint` manifest, its paths resolved.
+
+    The manifest names its files relative to its own folder, so a run
+    restarted from another working directory, or a folder mounted elsewhere
+    (a distributed search), still finds them.
+
+    Args:
+        path: The manifest, or the folder that holds `checkpoints.json`.
+
+    Returns:
+        The manifest (`monitor`, `mode`, `best`, `checkpoints`, `last`) with
+        every `path` joined to the manifest's folder, or `None` if there is
+        no manifest.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    return _resolved(read_json(path), path.parent)
+
+
+def _resolved(manifest, folder):
+    """A manifest's content with its paths joined to `folder` (or `None`)."""
+    if manifest is None:
+        return None
+    manifest = dict(manifest)
+
+    def resolved(entry):
+        if entry is None:
+            return None
+        name = entry["path"]
+        if manifest.get("version", 1) < 2:  # Version 1 stored paths as given.
+            name = Path(name).name
+        return {**entry, "path": str(folder / name)}
+
+    manifest["checkpoints"] = [resolved(c) for c in manifest.get("checkpoints", [])]
+    manifest["best"] = resolved(manifest.get("best"))
+    manifest["last"] = resolved(manifest.get("last"))
+    return manifest
+
+
+def best_checkpoint_path(path):
+    """The best checkpoint that a `BestCheckpoint` manifest names, if it exists.
+
+    Args:
+        path: The manifest, or the folder that holds `checkpoints.json`.
+
+    Returns:
+        A `pathlib.Path`, or `None` without a manifest or a kept file.
+    """
+    manifest = read_manifest(path)
+    if not manifest or not manifest["checkpoints"]:
+        return None
+    best = Path(manifest["checkpoints"][0]["path"])
+    return best if best.exists() else None
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -23,7 +86,9 @@ class BestCheckpoint(keras.callbacks.Callback):
     and monitored value and names the best; files are deleted only after the
     manifest stops naming them. NaN and Inf are never "best". A restarted run
     over the same folder reads the manifest and keeps comparing against the
-    true best so far.
+    true best so far (the manifest names its files relative to its folder,
+    so the working directory does not matter); `read_manifest` and
+    `best_checkpoint_path` read it.
 
     Each checkpoint gets its own file, so that the manifest always names
     complete files: the order of a save is (1) write the new file, (2) write
@@ -97,26 +162,42 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.min_delta = min_delta
         self.save_last = bool(save_last)
         folder = Path(self.filepath).parent
-        self.manifest = Path(manifest) if manifest else folder / "checkpoints.json"
+        self.manifest = Path(manifest) if manifest else folder / MANIFEST_NAME
         self.last_path = folder / f"last{suffix}"
         self.verbose = verbose
         self._tracker = Monitor(monitor, mode, min_delta, owner="BestCheckpoint")
         self.kept = []
         self.last = None
+        self._restored = False
 
     @property
     def best(self):
-        return self._tracker.best
+        return self.kept[0]["value"] if self.kept else None
 
     @property
     def best_path(self):
         return self.kept[0]["path"] if self.kept else None
 
+    def state_dict(self):
+        """The run state (the manifest's content), as JSON-compatible values."""
+        return self._manifest()
+
+    def load_state_dict(self, state):
+        """Restores a `state_dict`: the kept checkpoints and the best so far.
+
+        The next `fit` continues from it instead of from the manifest on disk.
+        """
+        self._restore(_resolved(state, self.manifest.parent))
+        self._restored = True
+
     def on_train_begin(self, logs=None):
-        self._tracker.reset()
-        self.kept, self.last = [], None
         remove_stale(Path(self.filepath).parent)
-        manifest = read_json(self.manifest)
+        if not self._restored:
+            self._restore(read_manifest(self.manifest))
+        self._restored = False
+
+    def _restore(self, manifest):
+        self.kept, self.last = [], None
         if manifest is None:
             return
         if manifest.get("monitor") != self.monitor:
@@ -126,9 +207,7 @@ class BestCheckpoint(keras.callbacks.Callback):
                 "folder or `manifest` path."
             )
         self.kept = [c for c in manifest["checkpoints"] if os.path.exists(c["path"])]
-        self.last = manifest.get("last")
-        if self.kept:
-            self._tracker.best = self.kept[0]["value"]
+        self.last = manifest["last"]
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -142,7 +221,6 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.kept = sorted(self.kept + [entry], key=self._sort_key)
             evicted = self.kept[self.save_top_k :]
             self.kept = self.kept[: self.save_top_k]
-            self._tracker.best = self.kept[0]["value"]
             if self.verbose and self.kept[0] is entry:
                 print(
                     f"\nEpoch {epoch + 1}: {self.monitor} = {value:.5g}, new best: "
@@ -184,11 +262,19 @@ class BestCheckpoint(keras.callbacks.Callback):
                 self.model.save(tmp)
 
     def _manifest(self):
+        folder = self.manifest.parent
+
+        def relative(entry):
+            if entry is None:
+                return None
+            return {**entry, "path": os.path.relpath(entry["path"], folder)}
+
+        kept = [relative(c) for c in self.kept]
         return {
             "version": MANIFEST_VERSION,
             "monitor": self.monitor,
             "mode": self._tracker.mode,
-            "best": self.kept[0] if self.kept else None,
-            "checkpoints": self.kept,
-            "last": self.last,
+            "best": kept[0] if kept else None,
+            "checkpoints": kept,
+            "last": relative(self.last),
         }

@@ -1,7 +1,11 @@
 """Scheduling callbacks by name, with the recipes' defaults."""
 
-from keras_recipes._validation import check_choice, check_number, check_positive_int
-from keras_recipes.callbacks._driver import cycle_momentum_error
+from keras_recipes._internal.driver import cycle_momentum_error
+from keras_recipes._internal.validation import (
+    check_choice,
+    check_number,
+    check_positive_int,
+)
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
 from keras_recipes.callbacks.one_cycle import OneCycle
 from keras_recipes.callbacks.performance_scheduling import PerformanceScheduling
@@ -9,15 +13,15 @@ from keras_recipes.callbacks.piecewise_constant_scheduling import (
     PiecewiseConstantScheduling,
 )
 from keras_recipes.callbacks.power_scheduling import PowerScheduling
+from keras_recipes.schedules.factory import SCHEDULE_NAMES, recipe_defaults
 
-SCHEDULE_NAMES = (
-    "none",
-    "power",
-    "exponential",
-    "piecewise",
-    "performance",
-    "one-cycle",
-)
+CALLBACKS = {
+    "power": PowerScheduling,
+    "exponential": ExponentialScheduling,
+    "piecewise": PiecewiseConstantScheduling,
+    "performance": PerformanceScheduling,
+    "one-cycle": OneCycle,
+}
 
 
 def scheduling_callback(
@@ -25,17 +29,13 @@ def scheduling_callback(
 ):
     """The scheduling callback `name`, set up for a fit of `epochs` epochs.
 
-    The defaults the recipes and the tuner use, all starting from (or, for
-    1cycle, peaking at) `learning_rate`:
-
-    | name | schedule |
-    |---|---|
-    | `"none"` | constant: returns `None` |
-    | `"power"` | `lr / (1 + t / (epochs / 4))`: a fifth of `lr` at the end |
-    | `"exponential"` | `lr * 0.1 ** (t / epochs)`: `lr / 10` at the end |
-    | `"piecewise"` | `lr`, `lr / 10` from half-way, `lr / 100` from 3/4 |
-    | `"performance"` | halve when `monitor` has not improved for 2 epochs |
-    | `"one-cycle"` | 1cycle peaking at `lr`, momentum cycled where it can be |
+    With the defaults the recipes and the tuner use
+    (`keras_recipes.schedules.recipe_defaults`), all starting from (or, for
+    1cycle, peaking at) `learning_rate`: power decay to a fifth, exponential
+    decay to a tenth, piecewise `lr`, `lr / 10` from half-way and `lr / 100`
+    from 3/4, performance scheduling halving after 2 epochs without
+    improvement, and 1cycle over the whole fit, its momentum cycled where the
+    optimizer has one.
 
     Args:
         name: One of `SCHEDULE_NAMES`.
@@ -66,31 +66,17 @@ def scheduling_callback(
     check_choice("name", name, SCHEDULE_NAMES)
     learning_rate = check_number("learning_rate", learning_rate, low=0, low_open=True)
     epochs = check_positive_int("epochs", epochs)
+    if name == "none":
+        if options:
+            raise TypeError(
+                f"The schedule 'none' takes no options. Received: {sorted(options)}"
+            )
+        return None
+    defaults = recipe_defaults(name, learning_rate, epochs)
     if name == "one-cycle":
-        cycle_momentum = optimizer is None or cycle_momentum_error(optimizer) is None
-        defaults = dict(
-            max_learning_rate=learning_rate,
-            total_epochs=epochs,
-            cycle_momentum=cycle_momentum,
+        defaults["cycle_momentum"] = (
+            optimizer is None or cycle_momentum_error(optimizer) is None
         )
-        return OneCycle(**{**defaults, **options})
-    if name == "power":
-        defaults = dict(decay_epochs=epochs / 4)
-        return PowerScheduling(learning_rate, **{**defaults, **options})
-    if name == "exponential":
-        defaults = dict(decay_epochs=epochs)
-        return ExponentialScheduling(learning_rate, **{**defaults, **options})
-    if name == "piecewise":
-        defaults = dict(
-            boundaries=[epochs / 2, 3 * epochs / 4],
-            values=[learning_rate, learning_rate / 10, learning_rate / 100],
-        )
-        return PiecewiseConstantScheduling(**{**defaults, **options})
     if name == "performance":
-        defaults = dict(monitor=monitor, factor=0.5, patience=2)
-        return PerformanceScheduling(**{**defaults, **options})
-    if options:
-        raise TypeError(
-            f"The schedule 'none' takes no options. Received: {sorted(options)}"
-        )
-    return None
+        defaults["monitor"] = monitor
+    return CALLBACKS[name](**{**defaults, **options})

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recipes._validation import check_number, check_positive_int
+from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.callbacks._monitor import Monitor
 
 

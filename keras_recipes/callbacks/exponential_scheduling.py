@@ -1,12 +1,10 @@
 """`ExponentialScheduling`: exponential decay of the learning rate as a callback."""
 
-import keras
-
-from keras_recipes._validation import check_number
-from keras_recipes.callbacks._scheduling import (
-    SchedulingCallback,
+from keras_recipes._internal.validation import check_number
+from keras_recipes.callbacks._scheduling import SchedulingCallback
+from keras_recipes.schedules.factory import (
+    EXPONENTIAL_DECAY_RATE,
     check_steps_or_epochs,
-    resolve_steps,
 )
 
 
@@ -35,12 +33,14 @@ class ExponentialScheduling(SchedulingCallback):
     >>> model.fit(x, y, epochs=30, callbacks=[ExponentialScheduling(decay_epochs=20)])
     """
 
+    schedule_name = "exponential"
+
     def __init__(
         self,
         initial_learning_rate=None,
         decay_steps=None,
         decay_epochs=None,
-        decay_rate=0.1,
+        decay_rate=EXPONENTIAL_DECAY_RATE,
         staircase=False,
         steps_per_epoch=None,
     ):
@@ -58,13 +58,13 @@ class ExponentialScheduling(SchedulingCallback):
         )
         self.staircase = bool(staircase)
 
-    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
-        self.schedule = keras.optimizers.schedules.ExponentialDecay(
-            self.initial_learning_rate or compiled_learning_rate,
-            decay_steps=resolve_steps(
-                self.decay_steps, self.decay_epochs, steps_per_epoch
-            ),
-            decay_rate=self.decay_rate,
-            staircase=self.staircase,
-        )
-        return self.schedule, None
+    def initial_learning_rate_for(self, compiled_learning_rate):
+        return self.initial_learning_rate or compiled_learning_rate
+
+    def schedule_options(self):
+        return {
+            "decay_steps": self.decay_steps,
+            "decay_epochs": self.decay_epochs,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }

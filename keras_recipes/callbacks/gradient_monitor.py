@@ -7,8 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recipes._gradients import loss_and_gradients
-from keras_recipes._validation import check_number, check_positive_int
+from keras_recipes._internal.gradients import loss_and_gradients
+from keras_recipes._internal.validation import check_number, check_positive_int
 
 
 class GradientMonitor(keras.callbacks.Callback):

@@ -5,8 +5,8 @@ import math
 import keras
 from keras import ops
 
-from keras_recipes._validation import check_positive_int
-from keras_recipes.callbacks._state import restore, snapshot, training_variables
+from keras_recipes._internal.state import restore, snapshot, training_variables
+from keras_recipes._internal.validation import check_positive_int
 
 
 class NaNGuard(keras.callbacks.Callback):

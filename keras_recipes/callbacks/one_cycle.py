@@ -1,14 +1,13 @@
 """`OneCycle`: the 1cycle policy as a callback, momentum cycled too."""
 
-import functools
-
-from keras_recipes._validation import check_number
-from keras_recipes.callbacks._scheduling import (
-    SchedulingCallback,
-    check_steps_or_epochs,
-    resolve_steps,
+from keras_recipes._internal.validation import check_number
+from keras_recipes.callbacks._scheduling import SchedulingCallback
+from keras_recipes.schedules.factory import check_steps_or_epochs
+from keras_recipes.schedules.one_cycle import (
+    MAX_MOMENTUM,
+    MIN_MOMENTUM,
+    OneCycleSchedule,
 )
-from keras_recipes.schedules.one_cycle import OneCycleSchedule
 
 
 class OneCycle(SchedulingCallback):
@@ -60,7 +59,7 @@ class OneCycle(SchedulingCallback):
         L. N. Smith, arXiv:1803.09820; fastai `fit_one_cycle`.
     """
 
-    numpy = True  # OneCycleSchedule and its momentum accept xp=numpy.
+    schedule_name = "one-cycle"
 
     def __init__(
         self,
@@ -72,8 +71,8 @@ class OneCycle(SchedulingCallback):
         div_factor=None,
         final_div_factor=None,
         cycle_momentum=True,
-        max_momentum=0.95,
-        min_momentum=0.85,
+        max_momentum=MAX_MOMENTUM,
+        min_momentum=MIN_MOMENTUM,
         steps_per_epoch=None,
     ):
         super().__init__(steps_per_epoch=steps_per_epoch)
@@ -86,31 +85,32 @@ class OneCycle(SchedulingCallback):
         self.div_factor = div_factor
         self.final_div_factor = final_div_factor
         # Builds one schedule now so that its arguments are checked now.
-        self._make_schedule(total_steps=1)
+        OneCycleSchedule(
+            max_learning_rate,
+            total_steps=1,
+            shape=shape,
+            pct_start=pct_start,
+            div_factor=div_factor,
+            final_div_factor=final_div_factor,
+        )
         self.cycle_momentum = bool(cycle_momentum)
         self.max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
         self.min_momentum = check_number(
             "min_momentum", min_momentum, low=0, high=self.max_momentum
         )
 
-    def _make_schedule(self, total_steps):
-        return OneCycleSchedule(
-            max_learning_rate=self.max_learning_rate,
-            total_steps=total_steps,
-            shape=self.shape,
-            pct_start=self.pct_start,
-            div_factor=self.div_factor,
-            final_div_factor=self.final_div_factor,
-        )
+    def initial_learning_rate_for(self, compiled_learning_rate):
+        return self.max_learning_rate
 
-    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
-        total = resolve_steps(self.total_steps, self.total_epochs, steps_per_epoch)
-        self.schedule = self._make_schedule(total or total_steps)
-        momentum_fn = None
-        if self.cycle_momentum:
-            momentum_fn = functools.partial(
-                self.schedule.momentum,
-                max_momentum=self.max_momentum,
-                min_momentum=self.min_momentum,
-            )
-        return self.schedule, momentum_fn
+    def schedule_options(self):
+        return {
+            "total_steps": self.total_steps,
+            "total_epochs": self.total_epochs,
+            "shape": self.shape,
+            "pct_start": self.pct_start,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+            "cycle_momentum": self.cycle_momentum,
+            "max_momentum": self.max_momentum,
+            "min_momentum": self.min_momentum,
+        }

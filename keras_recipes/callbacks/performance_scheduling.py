@@ -3,12 +3,11 @@
 import keras
 from keras import ops
 
-from keras_recipes._validation import check_number, check_positive_int
-from keras_recipes.callbacks._driver import ScheduledValue, has_float_learning_rate
+from keras_recipes._internal.driver import ScheduledValue, has_float_learning_rate
+from keras_recipes._internal.keras_internals import learning_rate_slot
+from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.callbacks._monitor import Monitor
 from keras_recipes.schedules.scaled import ScaledSchedule
-
-_Schedule = keras.optimizers.schedules.LearningRateSchedule
 
 
 class PerformanceScheduling(keras.callbacks.Callback):
@@ -119,18 +118,17 @@ class PerformanceScheduling(keras.callbacks.Callback):
         # again, so the reductions made so far are put back here (unless the
         # model was itself loaded with its ScaledSchedule).
         optimizer = self.model.optimizer
-        if has_float_learning_rate(optimizer) or isinstance(
-            optimizer._learning_rate, ScaledSchedule
-        ):
+        schedule = learning_rate_slot(optimizer)
+        if has_float_learning_rate(optimizer) or isinstance(schedule, ScaledSchedule):
             return
-        optimizer.learning_rate = ScaledSchedule(optimizer._learning_rate, self.scale)
+        optimizer.learning_rate = ScaledSchedule(schedule, self.scale)
         self.model.make_train_function(force=True)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         value = self._tracker.value(logs)
         optimizer = self.model.optimizer  # Through `self.model`: syncs JAX state.
-        if isinstance(optimizer._learning_rate, ScheduledValue):
+        if isinstance(learning_rate_slot(optimizer), ScheduledValue):
             raise ValueError(
                 "PerformanceScheduling cannot be combined with another "
                 "scheduling callback in the same fit (OneCycle, PowerScheduling, "
@@ -156,7 +154,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
         if has_float_learning_rate(optimizer):
             optimizer.learning_rate = new
         else:
-            schedule = optimizer._learning_rate
+            schedule = learning_rate_slot(optimizer)
             if isinstance(schedule, ScaledSchedule):
                 base, scale = schedule.schedule, schedule.factor
             else:

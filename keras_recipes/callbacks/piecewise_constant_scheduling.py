@@ -1,13 +1,8 @@
 """`PiecewiseConstantScheduling`: a constant learning rate per interval."""
 
-import keras
-
-from keras_recipes._validation import check_choice
+from keras_recipes._internal.validation import check_choice
 from keras_recipes.callbacks._scheduling import SchedulingCallback
-from keras_recipes.schedules.by_epoch import (
-    check_piecewise,
-    piecewise_constant_by_epoch,
-)
+from keras_recipes.schedules.by_epoch import check_piecewise
 
 
 class PiecewiseConstantScheduling(SchedulingCallback):
@@ -34,6 +29,8 @@ class PiecewiseConstantScheduling(SchedulingCallback):
     >>> model.fit(x, y, epochs=20, callbacks=[callback])
     """
 
+    schedule_name = "piecewise"
+
     def __init__(self, boundaries, values, unit="epoch", steps_per_epoch=None):
         super().__init__(steps_per_epoch=steps_per_epoch)
         self.boundaries, self.values = check_piecewise(boundaries, values)
@@ -44,13 +41,8 @@ class PiecewiseConstantScheduling(SchedulingCallback):
                 f"Received: boundaries={boundaries}"
             )
 
-    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
-        if self.unit == "epoch":
-            self.schedule = piecewise_constant_by_epoch(
-                self.boundaries, self.values, steps_per_epoch
-            )
-        else:
-            self.schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-                [int(b) for b in self.boundaries], self.values
-            )
-        return self.schedule, None
+    def initial_learning_rate_for(self, compiled_learning_rate):
+        return self.values[0]
+
+    def schedule_options(self):
+        return {"boundaries": self.boundaries, "values": self.values, "unit": self.unit}

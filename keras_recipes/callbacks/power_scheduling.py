@@ -1,12 +1,8 @@
 """`PowerScheduling`: power decay of the learning rate as a callback."""
 
-from keras_recipes._validation import check_number
-from keras_recipes.callbacks._scheduling import (
-    SchedulingCallback,
-    check_steps_or_epochs,
-    resolve_steps,
-)
-from keras_recipes.schedules.power_decay import PowerDecay
+from keras_recipes._internal.validation import check_number
+from keras_recipes.callbacks._scheduling import SchedulingCallback
+from keras_recipes.schedules.factory import check_steps_or_epochs
 
 
 class PowerScheduling(SchedulingCallback):
@@ -32,6 +28,8 @@ class PowerScheduling(SchedulingCallback):
     >>> model.fit(x, y, epochs=20, callbacks=[PowerScheduling(decay_epochs=5)])
     """
 
+    schedule_name = "power"
+
     def __init__(
         self,
         initial_learning_rate=None,
@@ -51,12 +49,12 @@ class PowerScheduling(SchedulingCallback):
         )
         self.power = check_number("power", power, low=0)
 
-    def schedule_functions(self, total_steps, steps_per_epoch, compiled_learning_rate):
-        self.schedule = PowerDecay(
-            self.initial_learning_rate or compiled_learning_rate,
-            decay_steps=resolve_steps(
-                self.decay_steps, self.decay_epochs, steps_per_epoch
-            ),
-            power=self.power,
-        )
-        return self.schedule, None
+    def initial_learning_rate_for(self, compiled_learning_rate):
+        return self.initial_learning_rate or compiled_learning_rate
+
+    def schedule_options(self):
+        return {
+            "decay_steps": self.decay_steps,
+            "decay_epochs": self.decay_epochs,
+            "power": self.power,
+        }

@@ -6,22 +6,29 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_recipes._atomic import atomic_path, read_json, remove_stale, write_json
+from keras_recipes._internal.atomic import (
+    atomic_path,
+    read_json,
+    remove_stale,
+    write_json,
+)
+from keras_recipes._internal.keras_internals import set_initial_epoch
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 class ResumableBackup(keras.callbacks.Callback):
     """Backs up the whole training state each epoch; a rerun continues from it.
 
     Keras's `BackupAndRestore` restores the weights, the optimizer and the
-    epoch, but (FACTS.md) not the state of other callbacks, and it writes its
-    backup in `on_epoch_end`, so a change made by a callback listed after it
-    (a learning-rate cut) is missing; its files are also written in place, so
-    a process killed mid-backup can leave them unreadable. This callback:
+    epoch, but not the state of other callbacks (`ModelCheckpoint.best`,
+    `EarlyStopping.wait`), and it writes its backup in `on_epoch_end`, so a
+    change made by a callback listed after it (a learning-rate cut) is
+    missing; its files are also written in place, so a process killed
+    mid-backup can leave them unreadable. This callback:
 
     * saves the weights (with the optimizer: iterations, slots, learning
-      rate) and the epoch, plus the state of the callbacks you pass in
+      rate) and the epoch, plus the state of the callbacks you name in
       `callbacks` (`state_dict()`, and `array_state()` where they have one:
       `EarlyStopping`'s best weights);
     * writes it at the **start** of the next epoch, when every callback has
@@ -32,47 +39,64 @@ class ResumableBackup(keras.callbacks.Callback):
       first epoch: the fit starts at the saved epoch (`initial_epoch`), so
       the scheduling callbacks resume their schedules at the right step.
 
-    The one way to use it: create the callbacks, list the stateful ones in
+    The one way to use it: create the callbacks, name the stateful ones in
     `callbacks=`, put all of them in `fit`, and rerun the same script after a
-    crash. `BestCheckpoint` needs no listing: it reads its manifest. With a
-    deterministic data order (e.g. `shuffle=False`, or a seeded `PyDataset`)
-    the resumed run ends with the same model as an uninterrupted one.
+    crash. Each callback's state is saved under the name you give it, so a
+    rerun restores each state into the callback of the same name.
+    `BestCheckpoint` may be named too (its state is its manifest); unnamed,
+    it reads its manifest. With a deterministic data order (e.g.
+    `shuffle=False`, or a seeded `PyDataset`) the resumed run ends with the
+    same model as an uninterrupted one.
 
     Args:
         backup_dir: Folder of the backup (created if needed).
-        callbacks: Callbacks whose state to back up: objects with
-            `state_dict()` / `load_state_dict(state)` (`EarlyStopping`,
-            `PerformanceScheduling`).
+        callbacks: `{name: callback}` of the callbacks whose state to back
+            up: objects with `state_dict()` / `load_state_dict(state)`
+            (`EarlyStopping`, `PerformanceScheduling`, `BestCheckpoint`).
         delete_on_completion: Remove the backup when `fit` ends normally, so
             that the next run starts afresh (Keras's behaviour).
 
     Raises:
-        TypeError: If a listed callback has no `state_dict`.
-        ValueError: At `on_train_begin`, if the model is not built.
+        TypeError: If `callbacks` is not a mapping of names to callbacks with
+            a `state_dict`.
+        ValueError: At `on_train_begin`, if the model is not built, or the
+            backup holds the state of other names.
 
     Example:
 
     >>> stopper = EarlyStopping(patience=5)
     >>> plateau = PerformanceScheduling(patience=2)
-    >>> backup = ResumableBackup("run/backup", callbacks=[stopper, plateau])
+    >>> backup = ResumableBackup(
+    ...     "run/backup", callbacks={"stopper": stopper, "plateau": plateau}
+    ... )
     >>> model.fit(x, y, epochs=50, validation_split=0.1,
     ...           callbacks=[plateau, stopper, BestCheckpoint("run/best.keras"),
     ...                      backup])
     """
 
-    def __init__(self, backup_dir, callbacks=(), delete_on_completion=True):
+    def __init__(self, backup_dir, callbacks=None, delete_on_completion=True):
         super().__init__()
         self.backup_dir = Path(backup_dir)
-        for callback in callbacks:
+        callbacks = {} if callbacks is None else callbacks
+        if not isinstance(callbacks, dict):
+            raise TypeError(
+                "`callbacks` must map a name to each callback whose state is "
+                "backed up, e.g. {'stopper': stopper}. Received: "
+                f"callbacks of type {type(callbacks).__name__}"
+            )
+        for name, callback in callbacks.items():
+            if not isinstance(name, str):
+                raise TypeError(
+                    f"The names in `callbacks` must be strings. Received: {name!r}"
+                )
             if not (
                 hasattr(callback, "state_dict") and hasattr(callback, "load_state_dict")
             ):
                 raise TypeError(
-                    "Every entry of `callbacks` needs `state_dict()` and "
-                    "`load_state_dict()`. Received: "
-                    f"{type(callback).__name__}"
+                    f"`callbacks[{name!r}]` needs `state_dict()` and "
+                    f"`load_state_dict()`. Received: {type(callback).__name__}"
                 )
-        self.callbacks = list(callbacks)
+        self.callbacks = dict(callbacks)
         self.delete_on_completion = bool(delete_on_completion)
         self.restored_epoch = None
 
@@ -95,24 +119,31 @@ class ResumableBackup(keras.callbacks.Callback):
             )
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        saved_classes = [c["class"] for c in state["callbacks"]]
-        classes = [type(c).__name__ for c in self.callbacks]
-        if saved_classes != classes:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"{self._state_path} was written by another version of "
+                f"ResumableBackup (version {state.get('version')!r}, this one "
+                f"reads {STATE_VERSION}). Remove the folder {self.backup_dir} to "
+                "start afresh."
+            )
+        saved_names = sorted(state["callbacks"])
+        if saved_names != sorted(self.callbacks):
             raise ValueError(
                 f"The backup in {self.backup_dir} holds the state of callbacks "
-                f"{saved_classes}, but this run passes {classes}. Pass the same "
-                "callbacks in the same order, or remove the backup folder."
+                f"named {saved_names}, but this run names {sorted(self.callbacks)}. "
+                "Name the same callbacks, or remove the backup folder."
             )
         model.load_weights(self.backup_dir / state["weights"])
-        for callback, saved in zip(self.callbacks, state["callbacks"], strict=True):
+        for name, callback in self.callbacks.items():
+            saved = state["callbacks"][name]
             callback.load_state_dict(saved["state"])
             if saved.get("arrays"):
                 with np.load(self.backup_dir / saved["arrays"]) as arrays:
                     callback.load_array_state(
                         [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
                     )
-        # The same (private) hook as Keras's BackupAndRestore: fit() starts here.
-        model._initial_epoch = state["epoch"]
+        # The same hook as Keras's BackupAndRestore: fit() starts here.
+        set_initial_epoch(model, state["epoch"])
         self.restored_epoch = state["epoch"]
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -122,7 +153,7 @@ class ResumableBackup(keras.callbacks.Callback):
         self._save(epoch)
 
     def on_train_end(self, logs=None):
-        self.model._initial_epoch = None
+        set_initial_epoch(self.model, None)
         if self.delete_on_completion:
             self._delete()
 
@@ -131,9 +162,9 @@ class ResumableBackup(keras.callbacks.Callback):
         weights = f"weights-epoch{epoch:04d}.weights.h5"
         with atomic_path(self.backup_dir / weights) as tmp:
             self.model.save_weights(tmp)
-        saved_callbacks = []
-        for index, callback in enumerate(self.callbacks):
-            entry = {"class": type(callback).__name__, "state": callback.state_dict()}
+        saved_callbacks = {}
+        for index, (name, callback) in enumerate(self.callbacks.items()):
+            entry = {"state": callback.state_dict()}
             arrays = (
                 callback.array_state() if hasattr(callback, "array_state") else None
             )
@@ -141,7 +172,7 @@ class ResumableBackup(keras.callbacks.Callback):
                 entry["arrays"] = f"callback{index}-epoch{epoch:04d}.npz"
                 with atomic_path(self.backup_dir / entry["arrays"]) as tmp:
                     np.savez(tmp, *arrays)
-            saved_callbacks.append(entry)
+            saved_callbacks[name] = entry
         state = {
             "version": STATE_VERSION,
             "epoch": epoch,
@@ -173,5 +204,5 @@ class ResumableBackup(keras.callbacks.Callback):
 
 def _files(state):
     names = {state["weights"]}
-    names.update(c["arrays"] for c in state["callbacks"] if c.get("arrays"))
+    names.update(c["arrays"] for c in state["callbacks"].values() if c.get("arrays"))
     return names

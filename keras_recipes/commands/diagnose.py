@@ -18,7 +18,7 @@ report.json, lr_finder.png, learning_curves.png.
 import keras
 
 import keras_recipes
-from keras_recipes.commands._common import (
+from keras_recipes.commands.common import (
     add_activation,
     add_log_dir,
     main_of,

@@ -20,7 +20,7 @@ import json
 import keras
 
 import keras_recipes
-from keras_recipes.commands._common import (
+from keras_recipes.commands.common import (
     add_log_dir,
     main_of,
     new_parser,
@@ -28,6 +28,7 @@ from keras_recipes.commands._common import (
     positive_int,
 )
 from keras_recipes.data import load_digits
+from keras_recipes.plots import plot_lr_finder
 from keras_recipes.runs import start_run
 
 
@@ -104,7 +105,7 @@ def run(args):
         num_steps=args.num_steps,
         method=args.method,
     )
-    plot = result.plot(log_dir / "lr_finder.png")
+    plot = plot_lr_finder(result, log_dir / "lr_finder.png")
     curve = result.to_csv(log_dir / "lr_finder.csv")
     (log_dir / "suggestions.json").write_text(
         json.dumps(

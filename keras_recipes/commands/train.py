@@ -30,24 +30,28 @@ import numpy as np
 from keras import ops
 
 import keras_recipes as kr
-from keras_recipes.commands._common import (
+from keras_recipes.commands.common import (
     add_activation,
     add_dataset,
     add_log_dir,
-    learning_rates_of,
+    add_schedule,
     main_of,
-    momenta_of,
     new_parser,
     positive_float,
     positive_int,
+    scheduling_callback_of,
     write_schedule_csv,
 )
 from keras_recipes.data import load_dataset
-from keras_recipes.plots import plot_learning_curves, plot_schedule
+from keras_recipes.plots import (
+    plot_learning_curves,
+    plot_lr_finder,
+    plot_schedule,
+)
 from keras_recipes.runs import start_run
+from keras_recipes.schedules import evaluate
 
 SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
-SCHEDULES = kr.SCHEDULE_NAMES
 
 
 def build_parser(parser=None):
@@ -80,12 +84,7 @@ def build_parser(parser=None):
         default=None,
         help="peak (one-cycle) or initial learning rate (default: the LR finder's)",
     )
-    parser.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        default="one-cycle",
-        help="learning-rate schedule; preview one with `keras-recipes schedule`",
-    )
+    add_schedule(parser)  # Preview one with `keras-recipes schedule`.
     parser.add_argument(
         "--patience",
         type=positive_int,
@@ -119,26 +118,35 @@ def suggestion_method(suggestion, schedule):
     return "minimum" if schedule == "one-cycle" else "valley"
 
 
-def schedule_followed(callback, history, learning_rate, steps_run, steps_per_epoch):
+def schedule_followed(
+    callback, history, learning_rate, epochs, steps_per_epoch, steps_run
+):
     """The learning rate (and momentum, or `None`) of every step the fit ran.
 
-    The scheduling callbacks ran `callback.schedule` inside the train step,
-    so it is evaluated at the same steps; otherwise the rate changed only
-    between epochs (PerformanceScheduling) or never, and the epoch logs say
-    what it was after each epoch.
+    `epochs` is the fit's `epochs` (what the schedule spans), `steps_run`
+    the steps it ran (fewer after early stopping).
+
+    A scheduling callback ran `callback.schedule_for(...)` inside the train
+    step, so the same curves are evaluated at the same steps; otherwise the
+    rate changed only between epochs (PerformanceScheduling) or never, and the
+    epoch logs say what it was after each epoch.
     """
     if callback is None or isinstance(callback, kr.PerformanceScheduling):
         per_epoch = [learning_rate] + list(history.get("learning_rate", []))
         per_epoch += [per_epoch[-1]] * math.ceil(steps_run / steps_per_epoch)
         return np.repeat(per_epoch, steps_per_epoch)[:steps_run], None
+    curves = callback.schedule_for(epochs, steps_per_epoch, learning_rate)
     steps = np.arange(steps_run)
-    return learning_rates_of(callback.schedule, steps), momenta_of(callback, steps)
+    momenta = None if curves.momentum is None else evaluate(curves.momentum, steps)
+    return evaluate(curves.learning_rate, steps), momenta
 
 
 def run(args):
     """Runs `train` with parsed arguments; returns the exit status."""
     if args.smoke:
         args.epochs = 2
+    # The schedule's flags are checked before anything is written.
+    scheduling_callback_of(args, args.learning_rate or 1e-3)
     log_dir = start_run(args, "train")
     start = time.perf_counter()
 
@@ -178,7 +186,7 @@ def run(args):
             # --smoke: a short sweep over the likely range, to stay in seconds.
             **(SMOKE_SWEEP if args.smoke else {}),
         )
-        finder.plot(log_dir / "lr_finder.png")
+        plot_lr_finder(finder, log_dir / "lr_finder.png")
         method = suggestion_method(args.suggestion, args.schedule)
         suggestions = finder.suggestions
         learning_rate = suggestions.get(method)
@@ -196,9 +204,7 @@ def run(args):
     model.optimizer.learning_rate = learning_rate
 
     print(f"[4/5] training {args.epochs} epochs, schedule {args.schedule}")
-    schedule = kr.scheduling_callback(
-        args.schedule, learning_rate, args.epochs, model.optimizer
-    )
+    schedule = scheduling_callback_of(args, learning_rate, model.optimizer)
     checkpoint = kr.BestCheckpoint(
         log_dir / "best" / "model.keras", monitor="val_accuracy"
     )
@@ -225,7 +231,7 @@ def run(args):
     steps_per_epoch = math.ceil(len(data.x_train) / args.batch_size)
     steps_run = int(ops.convert_to_numpy(model.optimizer.iterations))
     rates, momenta = schedule_followed(
-        schedule, history, learning_rate, steps_run, steps_per_epoch
+        schedule, history, learning_rate, args.epochs, steps_per_epoch, steps_run
     )
     write_schedule_csv(log_dir / "schedule.csv", rates, momenta, steps_per_epoch)
     logged = history.get("learning_rate")

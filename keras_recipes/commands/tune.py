@@ -31,11 +31,10 @@ trial), metrics.json, search.png (the objective per trial, and against the
 learning rate by optimizer).
 """
 
-import contextlib
 import json
 import os
 
-from keras_recipes.commands._common import (
+from keras_recipes.commands.common import (
     UsageError,
     add_dataset,
     add_log_dir,
@@ -47,6 +46,12 @@ from keras_recipes.commands._common import (
 from keras_recipes.data import load_dataset
 from keras_recipes.plots import plot_search
 from keras_recipes.runs import start_run
+from keras_recipes.tuning.distributed import (
+    ENVIRONMENT,
+    check_overwrite,
+    distributed_role,
+    kerastuner_environment,
+)
 from keras_recipes.tuning.hypermodel import resolve_space
 from keras_recipes.tuning.tuners import ALGORITHMS
 
@@ -59,11 +64,8 @@ SMOKE_SPACE = {
     "schedule": ["none", "one-cycle"],
     "batch_size": [64],
 }
-ENVIRONMENT = {
-    "tuner_id": "KERASTUNER_TUNER_ID",
-    "oracle_ip": "KERASTUNER_ORACLE_IP",
-    "oracle_port": "KERASTUNER_ORACLE_PORT",
-}
+# How the distributed-role errors call each value: the flag first.
+_LABELS = {name: f"--{name.replace('_', '-')}" for name in ENVIRONMENT}
 
 
 def build_parser(parser=None):
@@ -148,7 +150,17 @@ def run(args):
         args.max_trials, args.epochs, args.patience = 4, 2, 2
         if args.space is None:
             args.space = SMOKE_SPACE
-    role = _distributed_role(args)
+    # The library's checks, before anything is written.
+    try:
+        role = distributed_role(
+            args.tuner_id, args.oracle_ip, args.oracle_port, labels=_LABELS
+        )
+        check_overwrite(role, args.overwrite)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    for name, variable in ENVIRONMENT.items():  # Recorded in args.json.
+        if getattr(args, name) is None:
+            setattr(args, name, os.environ.get(variable))
     if role != "single" and args.log_dir is None:
         raise UsageError(
             "distributed search needs --log-dir, a folder all processes share"
@@ -158,10 +170,8 @@ def run(args):
         resolve_space(space)
     except (TypeError, ValueError) as error:
         raise UsageError(f"--space: {error}") from None
-    if role == "worker" and args.overwrite:
-        raise UsageError("--overwrite on a worker would delete the shared search")
     args_file = "args.json" if role != "worker" else f"args-{args.tuner_id}.json"
-    with _environment(args if role != "single" else None):
+    with kerastuner_environment(args.tuner_id, args.oracle_ip, args.oracle_port):
         log_dir = start_run(args, "tune", args_file=args_file)
         data = load_dataset(args.dataset, seed=args.seed)
         print(
@@ -253,48 +263,3 @@ def _space(space):
             spec = tuple(spec["range"])
         resolved[name] = spec
     return resolved
-
-
-def _distributed_role(args):
-    """`"single"`, `"chief"` or `"worker"`, from the flags over the environment."""
-    for name, variable in ENVIRONMENT.items():
-        if getattr(args, name) is None:
-            setattr(args, name, os.environ.get(variable))
-    if args.oracle_ip is None:
-        given = [
-            f"--{name.replace('_', '-')}"
-            for name in ("tuner_id", "oracle_port")
-            if getattr(args, name) is not None
-        ]
-        if given:
-            # A worker without its chief would run a search of its own.
-            raise UsageError(
-                f"{', '.join(given)} without --oracle-ip (or "
-                "KERASTUNER_ORACLE_IP): give the chief's address to search "
-                "together, or neither to search alone"
-            )
-        return "single"
-    missing = [f"--{n.replace('_', '-')}" for n in ENVIRONMENT if not getattr(args, n)]
-    if missing:
-        raise UsageError(
-            f"distributed search with --oracle-ip also needs {', '.join(missing)} "
-            "(or the KERASTUNER_* environment variables)"
-        )
-    return "chief" if "chief" in args.tuner_id else "worker"
-
-
-@contextlib.contextmanager
-def _environment(args):
-    """Sets the KERASTUNER_* variables KerasTuner reads, for the search only."""
-    saved = {variable: os.environ.get(variable) for variable in ENVIRONMENT.values()}
-    try:
-        if args is not None:
-            for name, variable in ENVIRONMENT.items():
-                os.environ[variable] = str(getattr(args, name))
-        yield
-    finally:
-        for variable, value in saved.items():
-            if value is None:
-                os.environ.pop(variable, None)
-            else:
-                os.environ[variable] = value

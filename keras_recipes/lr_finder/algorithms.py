@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from keras_recipes._validation import check_number
+from keras_recipes._internal.validation import check_number
 
 
 def smooth(losses, beta=0.98):

@@ -1,6 +1,6 @@
 """`find_learning_rate`: run an LR range test on a compiled model."""
 
-from keras_recipes.callbacks.lr_finder import LRFinder
+from keras_recipes.lr_finder.callback import LRFinder
 
 _RESERVED = ("epochs", "callbacks", "validation_data", "initial_epoch")
 
@@ -54,7 +54,8 @@ def find_learning_rate(
 
     Returns:
         An `LRFinderResult` (`suggestion`, `suggestions`, `learning_rates`,
-        `losses`, `smoothed_losses`, `plot(path)`, `to_csv(path)`).
+        `losses`, `smoothed_losses`, `to_csv(path)`; draw it with
+        `keras_recipes.plots.plot_lr_finder(result, path)`).
 
     Raises:
         ValueError: If the model is not compiled, an argument is out of range,
@@ -64,7 +65,7 @@ def find_learning_rate(
 
     >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     >>> result = find_learning_rate(model, x_train, y_train, batch_size=32)
-    >>> result.plot("lr_finder.png")
+    >>> keras_recipes.plots.plot_lr_finder(result, "lr_finder.png")
     >>> model.fit(x_train, y_train, callbacks=[OneCycle(result.suggestion)])
     """
     if not getattr(model, "compiled", False) or model.optimizer is None:

@@ -9,6 +9,8 @@ from pathlib import Path
 class LRFinderResult:
     """The curve of an LR range test and the learning rates it suggests.
 
+    `keras_recipes.plots.plot_lr_finder(result, path)` draws it.
+
     Attributes:
         learning_rates: Learning rate of each recorded point.
         losses: Loss of each point: the loss of that batch (not Keras's running
@@ -39,12 +41,6 @@ class LRFinderResult:
     def suggestion(self):
         """The learning rate suggested by the default method (`method`)."""
         return self.suggestions.get(self.method)
-
-    def plot(self, path):
-        """Writes a PNG of loss against learning rate with the suggestions."""
-        from keras_recipes.plots import plot_lr_finder
-
-        return plot_lr_finder(self, path)
 
     def to_csv(self, path):
         """Writes the curve as CSV: learning_rate, loss, smoothed_loss."""

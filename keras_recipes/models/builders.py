@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_recipes._validation import check_number, check_positive_int
+from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.models.pairing import initializer_for
 
 

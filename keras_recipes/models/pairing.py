@@ -24,6 +24,13 @@ INITIALIZERS = {
     "linear": "glorot_uniform",
 }
 
+# The activations the builders take by name for hidden layers: PReLU is a
+# layer with weights (no Keras activation function bears its name), and
+# softmax and linear belong to outputs.
+HIDDEN_ACTIVATIONS = tuple(
+    name for name in INITIALIZERS if name not in ("prelu", "softmax", "linear")
+)
+
 # Activation layers that are not `keras.layers.Activation(name)`.
 _LAYERS = {
     keras.layers.ReLU: "relu",

@@ -5,9 +5,17 @@ import math
 import keras
 from keras import ops
 
-from keras_recipes._validation import check_choice, check_number, check_positive_int
+from keras_recipes._internal.validation import (
+    check_choice,
+    check_number,
+    check_positive_int,
+)
 
 SHAPES = ("cosine", "linear")
+
+# The momentum at the ends of the cycle and at its peak (fastai's `moms`).
+MAX_MOMENTUM = 0.95
+MIN_MOMENTUM = 0.85
 
 # Defaults per shape: (pct_start, div_factor, final_div_factor).
 _DEFAULTS = {
@@ -68,6 +76,9 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         hyper-parameters", arXiv:1803.09820; L. N. Smith and N. Topin,
         "Super-Convergence", arXiv:1708.07120.
     """
+
+    # `__call__` and `momentum` also compute in NumPy (`xp=numpy`).
+    supports_numpy = True
 
     def __init__(
         self,
@@ -131,7 +142,9 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
             xp=xp,
         )
 
-    def momentum(self, step, max_momentum=0.95, min_momentum=0.85, xp=ops):
+    def momentum(
+        self, step, max_momentum=MAX_MOMENTUM, min_momentum=MIN_MOMENTUM, xp=ops
+    ):
         """The momentum that goes with this schedule, inversely to the LR.
 
         It falls from `max_momentum` to `min_momentum` while the learning rate
@@ -150,6 +163,10 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
             xp=xp,
         )
 
+    def momentum_schedule(self, max_momentum=MAX_MOMENTUM, min_momentum=MIN_MOMENTUM):
+        """`momentum` with its range fixed: a function of the step alone."""
+        return OneCycleMomentum(self, max_momentum, min_momentum)
+
     def get_config(self):
         return {
             "max_learning_rate": self.max_learning_rate,
@@ -160,6 +177,26 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "final_div_factor": self.final_div_factor,
             "name": self.name,
         }
+
+
+class OneCycleMomentum:
+    """The momentum of a `OneCycleSchedule` at a step, for a fixed range.
+
+    Args:
+        schedule: The `OneCycleSchedule` it goes with.
+        max_momentum: Momentum at the ends of the cycle.
+        min_momentum: Momentum at the peak of the learning rate.
+    """
+
+    supports_numpy = True
+
+    def __init__(self, schedule, max_momentum, min_momentum):
+        self.schedule = schedule
+        self.max_momentum = max_momentum
+        self.min_momentum = min_momentum
+
+    def __call__(self, step, xp=ops):
+        return self.schedule.momentum(step, self.max_momentum, self.min_momentum, xp=xp)
 
 
 def one_cycle_curve(step, total_steps, pct_start, *, start, peak, end, shape, xp=ops):

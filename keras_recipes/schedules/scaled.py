@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_recipes._validation import check_number
+from keras_recipes._internal.validation import check_number
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 

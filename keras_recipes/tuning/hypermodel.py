@@ -6,10 +6,11 @@ import numbers
 import keras
 import keras_tuner
 
-from keras_recipes.callbacks._driver import momentum_attribute
-from keras_recipes.callbacks.by_name import SCHEDULE_NAMES, scheduling_callback
+from keras_recipes.callbacks.by_name import scheduling_callback
+from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
 from keras_recipes.models.builders import build_mlp
-from keras_recipes.models.pairing import INITIALIZERS
+from keras_recipes.models.pairing import HIDDEN_ACTIVATIONS
+from keras_recipes.schedules.factory import SCHEDULE_NAMES
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam")
 
@@ -27,7 +28,7 @@ DEFAULT_SPACE = {
     "batch_size": ("int", [32, 64, 128], False),
 }
 _ALLOWED = {
-    "activation": tuple(a for a in INITIALIZERS if a not in ("softmax", "linear")),
+    "activation": HIDDEN_ACTIVATIONS,
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULE_NAMES,
 }
@@ -153,8 +154,8 @@ class MLPHyperModel(keras_tuner.HyperModel):
             monitor="val_loss" if validated else "loss",
         )
         callbacks = list(callbacks or [])
-        if not any(isinstance(c, _OptimizerLogs) for c in callbacks):
-            callbacks.insert(0, _OptimizerLogs())
+        if not any(isinstance(c, OptimizerLogs) for c in callbacks):
+            callbacks.insert(0, OptimizerLogs())
         if schedule is not None:
             callbacks.insert(0, schedule)
         kwargs["batch_size"] = hp.get("batch_size")
@@ -179,25 +180,6 @@ class MLPHyperModel(keras_tuner.HyperModel):
                 return hp.Int(name, spec[0], spec[1], sampling=sampling)
             return hp.Float(name, spec[0], spec[1], sampling=sampling)
         return hp.Fixed(name, spec)
-
-
-class _OptimizerLogs(keras.callbacks.Callback):
-    """Puts the optimizer's learning rate and momentum in the epoch logs.
-
-    Runs after the scheduling callback, which logs what it drives itself.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        optimizer = self.model.optimizer
-        if "learning_rate" not in logs:
-            logs["learning_rate"] = float(
-                keras.ops.convert_to_numpy(optimizer.learning_rate)
-            )
-        attribute = momentum_attribute(optimizer)
-        if "momentum" not in logs and attribute is not None:
-            logs["momentum"] = float(getattr(optimizer, attribute))
 
 
 def resolve_space(space):

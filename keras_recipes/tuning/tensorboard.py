@@ -12,7 +12,7 @@ TensorFlow is imported here only, inside the functions: it writes the events.
 
 from pathlib import Path
 
-from keras_tuner.engine import hyperparameters as kt_hp
+from keras_recipes._internal.keras_internals import hparam_domains, hparams_of
 
 EXPERIMENT_FILE_PREFIX = "events.out.tfevents."
 
@@ -36,42 +36,18 @@ def objective_metric(name):
 def hparams_callback(log_dir, hyperparameters, trial_id):
     """A Keras callback that writes the trial's hparams session to `log_dir`.
 
-    The same callback KerasTuner adds on TensorFlow
-    (`tensorboard.plugins.hparams.api.KerasCallback`): the session start (the
-    trial's active hyperparameter values) at train begin, its end at train
-    end.
+    The same callback, with the same conversion of the hyperparameters, as
+    KerasTuner adds on TensorFlow (`tensorboard.plugins.hparams.api.
+    KerasCallback`): the session start (the trial's active hyperparameter
+    values) at train begin, its end at train end.
     """
     from tensorboard.plugins.hparams import api as hparams_api
 
     return hparams_api.KerasCallback(
         writer=str(log_dir),
-        hparams=hparams_values(hyperparameters, hparams_api),
+        hparams=hparams_of(hyperparameters, hparams_api),
         trial_id=str(trial_id),
     )
-
-
-def hparams_values(hyperparameters, hparams_api):
-    """`{HParam: value}` of the active hyperparameters, as KerasTuner maps them."""
-    values = {}
-    for hp in hyperparameters.space:
-        if hyperparameters.is_active(hp):
-            values[_hparam(hp, hparams_api)] = hyperparameters.get(hp.name)
-    return values
-
-
-def _hparam(hp, hparams_api):
-    """The TensorBoard `HParam` (name and domain) of a KerasTuner hyperparameter."""
-    if isinstance(hp, kt_hp.Choice):
-        domain = hparams_api.Discrete(hp.values)
-    elif isinstance(hp, kt_hp.Boolean):
-        domain = hparams_api.Discrete([True, False])
-    elif isinstance(hp, kt_hp.Fixed):
-        domain = hparams_api.Discrete([hp.value])
-    elif isinstance(hp, kt_hp.Int):
-        domain = hparams_api.IntInterval(hp.min_value, hp.max_value)
-    else:
-        domain = hparams_api.RealInterval(float(hp.min_value), float(hp.max_value))
-    return hparams_api.HParam(hp.name, domain)
 
 
 def write_experiment(log_dir, hyperparameters, objective, metrics):
@@ -93,9 +69,9 @@ def write_experiment(log_dir, hyperparameters, objective, metrics):
     for old in log_dir.glob(EXPERIMENT_FILE_PREFIX + "*"):
         old.unlink()
     hparams = [
-        _hparam(hp, hparams_api)
-        for hp in hyperparameters.space
-        if not hp.name.startswith("tuner/")
+        hparam
+        for hparam in hparam_domains(hyperparameters, hparams_api)
+        if not hparam.name.startswith("tuner/")
     ]
     names = [objective] + [m for m in metrics if m != objective]
     metric_infos = []

@@ -24,18 +24,20 @@ from pathlib import Path
 import keras
 import keras_tuner
 
-from keras_recipes._atomic import read_json, write_json
-from keras_recipes._validation import check_choice, check_positive_int
+from keras_recipes._internal.atomic import read_json, write_json
+from keras_recipes._internal.keras_internals import TensorBoardHook
+from keras_recipes._internal.validation import check_choice, check_positive_int
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
-from keras_recipes.tuning.hypermodel import MLPHyperModel, _OptimizerLogs
+from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
+from keras_recipes.tuning.hypermodel import MLPHyperModel
 from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
 
 ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
 RECORD_FILE = "record.json"
 
 
-class _TrialCallbacks:
+class _TrialCallbacks(TensorBoardHook):
     """Mixin for a KerasTuner `Tuner`: our callbacks and records per trial."""
 
     # The length of every trial's schedule, in epochs, if not the trial's own
@@ -56,7 +58,7 @@ class _TrialCallbacks:
         for board in _boards(callbacks):
             shutil.rmtree(Path(board.log_dir) / str(trial.trial_id), ignore_errors=True)
         objective = self.oracle.objective
-        callbacks = [_OptimizerLogs(), *callbacks]
+        callbacks = [OptimizerLogs(), *callbacks]
         callbacks += [
             EarlyStopping(
                 objective.name, mode=objective.direction, patience=self.patience
@@ -72,9 +74,11 @@ class _TrialCallbacks:
             kwargs["schedule_epochs"] = self.schedule_epochs
         return super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
 
-    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
-        # KerasTuner's hook, which it fills on TensorFlow only (and for
-        # classes named "TensorBoard" only): ours, the same on every backend.
+    def configure_trial_tensorboard(self, callbacks, trial, execution=0):
+        """Gives each `TensorBoard` callback the trial's run folder and adds
+        its hparams session (KerasTuner's hook, which it fills on TensorFlow
+        only, and for classes named "TensorBoard" only: ours, the same on
+        every backend)."""
         for callback in _boards(callbacks):
             log_dir = trial_log_dir(callback.log_dir, trial.trial_id, execution)
             callback.log_dir = str(log_dir)

@@ -6,9 +6,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recipes._validation import check_choice, check_number, check_positive_int
-from keras_recipes.callbacks._driver import ScheduleDriver
-from keras_recipes.callbacks._state import restore, snapshot, training_variables
+from keras_recipes._internal.driver import ScheduleDriver
+from keras_recipes._internal.state import restore, snapshot, training_variables
+from keras_recipes._internal.validation import (
+    check_choice,
+    check_number,
+    check_positive_int,
+)
 from keras_recipes.lr_finder.algorithms import (
     SUGGESTERS,
     divergence_index,
@@ -16,34 +20,7 @@ from keras_recipes.lr_finder.algorithms import (
     suggest_all,
 )
 from keras_recipes.lr_finder.result import LRFinderResult
-
-MODES = ("exponential", "linear")
-
-
-class Sweep:
-    """The learning rate of step t of the sweep (in-graph and in NumPy).
-
-    exponential: lr(t) = min * (max / min) ** (t / (num_steps - 1))
-    linear:      lr(t) = min + (max - min) * t / (num_steps - 1)
-    Steps past the end keep `max`.
-    """
-
-    def __init__(self, min_learning_rate, max_learning_rate, num_steps, mode):
-        self.min_learning_rate = min_learning_rate
-        self.max_learning_rate = max_learning_rate
-        self.num_steps = num_steps
-        self.mode = mode
-
-    def __call__(self, step, xp=ops):
-        fraction = xp.minimum(step / (self.num_steps - 1), 1.0)
-        low, high = self.min_learning_rate, self.max_learning_rate
-        if self.mode == "exponential":
-            return low * xp.power(high / low, fraction)
-        return low + (high - low) * fraction
-
-    def values(self, first, stop):
-        """Learning rates of steps `first` to `stop - 1`, as NumPy."""
-        return self(np.arange(first, stop, dtype="float64"), xp=np)
+from keras_recipes.lr_finder.sweep import MODES, Sweep
 
 
 class LRFinder(keras.callbacks.Callback):
@@ -90,7 +67,7 @@ class LRFinder(keras.callbacks.Callback):
 
     >>> finder = LRFinder(num_steps=100)
     >>> model.fit(x, y, epochs=10, callbacks=[finder], verbose=0)
-    >>> finder.result.suggestion, finder.result.plot("lr_finder.png")
+    >>> finder.result.suggestion, finder.result.suggestions
 
     Reference:
         L. N. Smith, "Cyclical Learning Rates for Training Neural Networks",
@@ -152,7 +129,7 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         optimizer = model.optimizer
-        self._driver = ScheduleDriver(optimizer, self._sweep, numpy=True)
+        self._driver = ScheduleDriver(optimizer, self._sweep)
         if not model.built:
             raise ValueError(
                 "The LR finder needs a built model, to save its weights before "

@@ -4,8 +4,9 @@ This is the mechanism behind the scheduling callbacks. Keras evaluates an
 optimizer's learning rate inside the compiled train step when it is a
 `LearningRateSchedule` or a callable, but an optimizer compiled on a float
 holds a `keras.Variable`, and its momentum (`SGD.momentum`, `Adam.beta_1`) is a
-Python float that the compiled step captures once (FACTS.md). Assigning new
-values from Python every batch costs ~2x step time and is ignored on JAX.
+Python float that the compiled step captures once: changing it from a
+callback has no effect on JAX. Assigning new values from Python every batch
+also costs ~2x the step time of a small model.
 
 For the length of one `fit`, `ScheduleDriver` replaces both by a
 `ScheduledValue`: a Python float (the compiled value, so `get_config`, JSON and
@@ -29,6 +30,11 @@ Backend notes:
 import keras
 import numpy as np
 from keras import ops
+
+from keras_recipes._internal.keras_internals import (
+    learning_rate_slot,
+    set_learning_rate_slot,
+)
 
 # The optimizer attribute that holds the momentum, by optimizer family.
 _MOMENTUM_ATTRIBUTES = (
@@ -88,7 +94,7 @@ def require_float_learning_rate(optimizer):
         raise ValueError(
             "The optimizer must be compiled with a float learning rate to be "
             "scheduled by this callback; it has a "
-            f"{type(optimizer._learning_rate).__name__}. Compile with a float "
+            f"{type(learning_rate_slot(optimizer)).__name__}. Compile with a float "
             "(e.g. `learning_rate=1e-3`), or pass the schedule to the "
             "optimizer directly."
         )
@@ -102,7 +108,7 @@ def compiled_learning_rate(optimizer):
 def _compiled_learning_rate(optimizer):
     # A ScheduledValue left behind by a fit that ended in an exception holds
     # the variable it replaced.
-    current = optimizer._learning_rate
+    current = learning_rate_slot(optimizer)
     return current.compiled if isinstance(current, ScheduledValue) else current
 
 
@@ -180,28 +186,33 @@ class ScheduleDriver:
 
     The methods that read or change the optimizer take the model: pass
     `self.model` from a callback, whose access syncs the JAX state into the
-    variables (FACTS.md: a cached optimizer reference reads stale values).
+    variables (on JAX a cached optimizer reference reads stale values, and
+    what is assigned through it can be overwritten at epoch end).
 
     Args:
         optimizer: The model's optimizer.
         learning_rate_fn: Function of the float32 position tensor returning
             the learning rate.
         momentum_fn: Optional function of the position returning the momentum.
-        numpy: `True` promises that both functions also accept `xp=numpy`
-            and then compute in NumPy. PyTorch runs the step eagerly, and a
-            chain of tiny torch ops per step is measurable on small models
-            (docs/benchmarks.md), so there the values are computed in NumPy.
+
+    A function whose `supports_numpy` attribute is true also accepts
+    `xp=numpy` and then computes in NumPy (`OneCycleSchedule`, its momentum,
+    the LR finder's sweep). PyTorch runs the step eagerly, and a chain of tiny
+    torch ops per step is measurable on small models (docs/benchmarks.md), so
+    there such functions are evaluated in NumPy.
 
     Raises:
         ValueError: If the optimizer has no float learning rate, or
             `momentum_fn` is given for an optimizer without momentum.
     """
 
-    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None, numpy=False):
+    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None):
         require_float_learning_rate(optimizer)
         self._optimizer = optimizer
-        self._numpy = numpy
-        self._eager_numpy = numpy and keras.backend.backend() == "torch"
+        functions = [f for f in (learning_rate_fn, momentum_fn) if f is not None]
+        self._eager_numpy = keras.backend.backend() == "torch" and all(
+            getattr(f, "supports_numpy", False) for f in functions
+        )
         self._learning_rate_fn = learning_rate_fn
         self._momentum_fn = momentum_fn
         self._momentum_attribute = None
@@ -237,12 +248,15 @@ class ScheduleDriver:
         self._offset = int(ops.convert_to_numpy(optimizer.iterations)) - int(
             start_position
         )
-        # Private attribute: the public setter would untrack the variable and
-        # change the optimizer's variable list (see the module docstring).
-        optimizer._learning_rate = ScheduledValue(
-            float(ops.convert_to_numpy(self._variable)),
-            self._scheduled_learning_rate,
-            compiled=self._variable,
+        # Not the public setter: it would untrack the variable and change the
+        # optimizer's variable list (see the module docstring).
+        set_learning_rate_slot(
+            optimizer,
+            ScheduledValue(
+                float(ops.convert_to_numpy(self._variable)),
+                self._scheduled_learning_rate,
+                compiled=self._variable,
+            ),
         )
         if self._momentum_attribute is not None:
             self._nominal_momentum = float(getattr(optimizer, self._momentum_attribute))
@@ -258,29 +272,15 @@ class ScheduleDriver:
         """Gives the optimizer back its compiled learning rate and momentum."""
         if not self._installed:
             return
-        self._optimizer._learning_rate = self._variable
+        set_learning_rate_slot(self._optimizer, self._variable)
         if self._momentum_attribute is not None:
             setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
         self._installed = False
         model.make_train_function(force=True)
 
-    def current_learning_rate(self, model):
-        """The learning rate of the model's next step, as a float."""
-        return self._current(self._learning_rate_fn, model)
-
-    def current_momentum(self, model):
-        """The momentum of the model's next step, or `None` if not driven."""
-        if self._momentum_fn is None:
-            return None
-        return self._current(self._momentum_fn, model)
-
-    def _current(self, function, model):
-        # Eager, once per epoch: NumPy where the functions allow it (a chain
-        # of eager backend ops costs ~1 ms on TensorFlow, docs/benchmarks.md).
-        step = int(ops.convert_to_numpy(model.optimizer.iterations)) - self._offset
-        if self._numpy:
-            return float(function(float(step), xp=np))
-        return float(ops.convert_to_numpy(function(ops.convert_to_tensor(float(step)))))
+    def next_position(self, model):
+        """The schedule position (an int) of the model's next step."""
+        return int(ops.convert_to_numpy(model.optimizer.iterations)) - self._offset
 
     # The two functions below run inside the compiled train step.
 

@@ -1,0 +1,291 @@
+"""Shared by the commands: help formatting, flag types, schedule flags and CSV."""
+
+import argparse
+import csv
+from pathlib import Path
+
+from keras_recipes.models.pairing import HIDDEN_ACTIVATIONS
+from keras_recipes.schedules.factory import EXPONENTIAL_DECAY_RATE, SCHEDULE_NAMES
+from keras_recipes.schedules.one_cycle import MAX_MOMENTUM, MIN_MOMENTUM, SHAPES
+
+
+class UsageError(ValueError):
+    """A bad flag value or combination found after parsing (exit status 2).
+
+    `main` of a command and `keras_recipes.cli.main` turn it into the
+    parser's usage error, like the errors `argparse` finds itself.
+    """
+
+
+class HelpFormatter(
+    argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
+):
+    """The docstring as written, and every flag's default (unless `None`).
+
+    A flag whose default is `None` says in its help what `None` stands for.
+    """
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def new_parser(parser, doc):
+    """Returns `parser` (a subparser to fill) or a new one, described by `doc`."""
+    if parser is None:
+        parser = argparse.ArgumentParser()
+    parser.description = doc
+    parser.formatter_class = HelpFormatter
+    return parser
+
+
+def summary(doc):
+    """The first paragraph of a docstring, on one line."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def main_of(build_parser, run, argv):
+    """Parses `argv` with `build_parser()` and runs; `UsageError` exits with 2."""
+    parser = build_parser()
+    return run_parsed(parser, run, parser.parse_args(argv))
+
+
+def run_parsed(parser, run, args):
+    """`run(args)`, with a `UsageError` reported as `parser`'s usage error."""
+    try:
+        return run(args)
+    except UsageError as error:
+        parser.error(str(error))  # Exits with status 2.
+
+
+def int_at_least(minimum):
+    """An `argparse` type: an integer >= `minimum`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= {minimum}. Received: {text!r}"
+            )
+        return value
+
+    parse.__name__ = f"int_at_least_{minimum}"
+    return parse
+
+
+positive_int = int_at_least(1)
+
+
+def add_log_dir(parser, name):
+    """`--log-dir`: the run folder, by default `runs/<name>-<time>`."""
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=None,
+        help=f"run folder (default: runs/{name}-<time>)",
+    )
+
+
+def add_dataset(parser):
+    """`--dataset`: a name `keras_recipes.data.load_dataset` knows, or a file."""
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits, mnist, fashion_mnist, cifar10, or a .npz / .csv file",
+    )
+
+
+def add_activation(parser):
+    """`--activation`: a hidden activation the builders pair an initializer with."""
+    parser.add_argument(
+        "--activation",
+        default="relu",
+        choices=HIDDEN_ACTIVATIONS,
+        metavar="ACTIVATION",
+        help="hidden activation, one of: "
+        + ", ".join(HIDDEN_ACTIVATIONS)
+        + "; the initializer follows it (He, LeCun, Glorot)",
+    )
+
+
+def positive_float(text):
+    """`argparse` type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0. Received: {text!r}")
+    return value
+
+
+# The schedule-specific flags (by `dest`) and the schedules they apply to.
+_APPLIES_TO = {
+    "shape": ("one-cycle",),
+    "pct_start": ("one-cycle",),
+    "div_factor": ("one-cycle",),
+    "final_div_factor": ("one-cycle",),
+    "max_momentum": ("one-cycle",),
+    "min_momentum": ("one-cycle",),
+    "decay_epochs": ("power", "exponential"),
+    "power": ("power",),
+    "decay_rate": ("exponential",),
+    "staircase": ("exponential",),
+    "boundaries": ("piecewise",),
+    "values": ("piecewise",),
+}
+
+
+def add_schedule(parser, default="one-cycle"):
+    """`--schedule` and the options of each schedule, the same for `train`
+    and the preview (`keras-recipes schedule`): what one previews, the other
+    trains with. Left out, an option takes `train`'s default for the schedule
+    (`keras_recipes.schedules.recipe_defaults`)."""
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULE_NAMES,
+        default=default,
+        help="learning-rate schedule (none: the learning rate throughout)",
+    )
+    one_cycle = parser.add_argument_group("one-cycle (OneCycle)")
+    one_cycle.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default=None,
+        help="cosine annealing (fastai) or Smith's three linear phases "
+        "(default: cosine)",
+    )
+    one_cycle.add_argument(
+        "--pct-start",
+        type=float,
+        default=None,
+        help="fraction of the steps spent rising (default: 0.25 cosine, 0.45 linear)",
+    )
+    one_cycle.add_argument(
+        "--div-factor",
+        type=positive_float,
+        default=None,
+        help="start = learning rate / div_factor (default: 25 cosine, 10 linear)",
+    )
+    one_cycle.add_argument(
+        "--final-div-factor",
+        type=positive_float,
+        default=None,
+        help="end = start / final_div_factor (default: 1e5 cosine, 1e3 linear)",
+    )
+    one_cycle.add_argument(
+        "--max-momentum",
+        type=float,
+        default=None,
+        help=f"momentum at the ends of the cycle (default: {MAX_MOMENTUM})",
+    )
+    one_cycle.add_argument(
+        "--min-momentum",
+        type=float,
+        default=None,
+        help=f"momentum at the peak learning rate (default: {MIN_MOMENTUM})",
+    )
+    decay = parser.add_argument_group("power and exponential decay")
+    decay.add_argument(
+        "--decay-epochs",
+        type=positive_float,
+        default=None,
+        help="decay_steps in epochs (default: epochs / 4 for power, epochs for "
+        "exponential)",
+    )
+    decay.add_argument(
+        "--power",
+        type=float,
+        default=None,
+        help="power: the exponent c, >= 0 (default: 1)",
+    )
+    decay.add_argument(
+        "--decay-rate",
+        type=float,
+        default=None,
+        help="exponential: factor per decay_steps, in (0, 1] "
+        f"(default: {EXPONENTIAL_DECAY_RATE})",
+    )
+    decay.add_argument(
+        "--staircase",
+        action="store_true",
+        help="exponential: decay in whole steps of decay_steps",
+    )
+    piecewise = parser.add_argument_group("piecewise constant")
+    piecewise.add_argument(
+        "--boundaries",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="EPOCH",
+        help="increasing epochs at which the rate changes (default: epochs / 2, "
+        "3 * epochs / 4)",
+    )
+    piecewise.add_argument(
+        "--values",
+        type=positive_float,
+        nargs="+",
+        default=None,
+        metavar="RATE",
+        help="learning rates, one more than --boundaries (default: the learning "
+        "rate, / 10, / 100)",
+    )
+
+
+def schedule_options(args):
+    """The options `add_schedule`'s flags give, for `scheduling_callback`.
+
+    Raises:
+        UsageError: For a flag given to a schedule it does not apply to.
+    """
+    options = {}
+    for dest, schedules in _APPLIES_TO.items():
+        value = getattr(args, dest)
+        if value is None or value is False:
+            continue
+        if args.schedule not in schedules:
+            flag = "--" + dest.replace("_", "-")
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            raise UsageError(
+                f"{flag} applies to --schedule {' or '.join(schedules)}. "
+                f"Received: --schedule {args.schedule} {flag} {shown}"
+            )
+        options[dest] = value
+    return options
+
+
+def scheduling_callback_of(args, learning_rate, optimizer=None, **kwargs):
+    """`keras_recipes.scheduling_callback` with the flags of `add_schedule`.
+
+    Raises:
+        UsageError: If the flags do not make a valid schedule (the library's
+            message).
+    """
+    from keras_recipes.callbacks import scheduling_callback
+
+    options = schedule_options(args)
+    try:
+        return scheduling_callback(
+            args.schedule, learning_rate, args.epochs, optimizer, **kwargs, **options
+        )
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"--schedule {args.schedule}: {error}") from error
+
+
+def write_schedule_csv(path, learning_rates, momenta, steps_per_epoch):
+    """One row per optimizer step: step, epoch (from 1), learning_rate[, momentum]."""
+    path = Path(path)
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        header = ["step", "epoch", "learning_rate"]
+        writer.writerow(header + (["momentum"] if momenta is not None else []))
+        for step, rate in enumerate(learning_rates):
+            row = [step, step // steps_per_epoch + 1, repr(float(rate))]
+            if momenta is not None:
+                row.append(repr(float(momenta[step])))
+            writer.writerow(row)
+    return path

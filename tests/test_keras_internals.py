@@ -1,0 +1,158 @@
+"""The internals fence: each Keras / KerasTuner internal we touch, checked.
+
+One test per touch in `keras_recipes/_internal/keras_internals.py`. When a
+release changes the internal, the test fails with the installed versions and
+what changed, pointing at the one module to update.
+"""
+
+import inspect
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+from tensorboard.plugins.hparams import api as hparams_api
+
+from keras_recipes._internal import keras_internals as fence
+from tests.conftest import ones, probe_model
+
+
+def require(condition, what):
+    if not condition:
+        pytest.fail(
+            f"{what} (Keras {keras.version()}, KerasTuner "
+            f"{keras_tuner.__version__}): the internal changed; update "
+            "keras_recipes/_internal/keras_internals.py",
+            pytrace=False,
+        )
+
+
+def kernel(model):
+    return float(np.ravel(keras.ops.convert_to_numpy(model.layers[0].kernel))[0])
+
+
+def test_learning_rate_slot_is_what_the_step_evaluates():
+    model = probe_model(keras.optimizers.SGD(0.1))
+    optimizer = model.optimizer
+    slot = fence.learning_rate_slot(optimizer)
+    require(
+        isinstance(slot, keras.Variable),
+        "optimizer._learning_rate of an optimizer compiled with a float is no "
+        f"keras.Variable (it is a {type(slot).__name__})",
+    )
+    optimizer.build(model.trainable_variables)
+    variables = len(optimizer.variables)
+    # A callable in the slot is evaluated by the compiled step, every step.
+    fence.set_learning_rate_slot(optimizer, lambda: keras.ops.convert_to_tensor(0.5))
+    model.make_train_function(force=True)
+    model.fit(*ones(3), batch_size=1, epochs=1, verbose=0, shuffle=False)
+    require(
+        kernel(model) == pytest.approx(-1.5),
+        "a callable in optimizer._learning_rate no longer sets the rate of the "
+        f"compiled step (kernel {kernel(model)} after 3 steps at 0.5, not -1.5)",
+    )
+    require(
+        len(optimizer.variables) == variables,
+        "setting optimizer._learning_rate changed the optimizer's variables",
+    )
+    fence.set_learning_rate_slot(optimizer, slot)
+    require(
+        fence.learning_rate_slot(optimizer) is slot,
+        "optimizer._learning_rate does not read back what was set",
+    )
+
+
+def test_learning_rate_slot_holds_a_compiled_schedule():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
+    optimizer = keras.optimizers.SGD(schedule)
+    require(
+        fence.learning_rate_slot(optimizer) is schedule,
+        "optimizer._learning_rate no longer holds the compiled schedule",
+    )
+
+
+def test_set_initial_epoch_is_where_fit_starts():
+    model = probe_model(keras.optimizers.SGD(0.1))
+    fence.set_initial_epoch(model, 3)
+    history = model.fit(*ones(2), batch_size=1, epochs=5, verbose=0)
+    require(
+        history.epoch == [3, 4],
+        f"model._initial_epoch = 3 no longer starts fit there (epochs run: "
+        f"{history.epoch}, expected [3, 4])",
+    )
+    fence.set_initial_epoch(model, None)
+    history = model.fit(*ones(2), batch_size=1, epochs=2, verbose=0)
+    require(history.epoch == [0, 1], "model._initial_epoch = None is not 'unset'")
+
+
+def test_the_tensorboard_hook_is_called_for_every_trial(tmp_path):
+    hook = keras_tuner.Tuner._configure_tensorboard_dir
+    require(
+        list(inspect.signature(hook).parameters)
+        == ["self", "callbacks", "trial", "execution"],
+        "Tuner._configure_tensorboard_dir(callbacks, trial, execution) changed "
+        f"its signature to {inspect.signature(hook)}",
+    )
+    calls = []
+
+    class Search(fence.TensorBoardHook, keras_tuner.RandomSearch):
+        def configure_trial_tensorboard(self, callbacks, trial, execution=0):
+            calls.append((trial.trial_id, execution, len(callbacks)))
+
+    def build(hp):
+        return probe_model(keras.optimizers.SGD(hp.Choice("lr", [0.1, 0.2])))
+
+    tuner = Search(build, objective="loss", max_trials=2, directory=tmp_path, seed=1)
+    tuner.search(*ones(2), epochs=1, verbose=0, callbacks=[keras.callbacks.History()])
+    require(
+        sorted(c[0] for c in calls) == sorted(tuner.oracle.trials),
+        "Tuner._configure_tensorboard_dir is no longer called once per trial "
+        f"(calls: {calls})",
+    )
+
+
+def space():
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("activation", ["relu", "selu"])
+    with hp.conditional_scope("activation", ["selu"]):
+        hp.Boolean("alpha_dropout")
+    hp.Int("layers", 1, 4)
+    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+    hp.Fixed("batch_size", 32)
+    return hp
+
+
+def test_hparams_of_is_kerastuners_conversion_of_the_active_values():
+    values = {h.name: v for h, v in fence.hparams_of(space(), hparams_api).items()}
+    require(
+        values
+        == {
+            "activation": "relu",
+            "layers": 1,
+            "learning_rate": 1e-4,
+            "batch_size": 32,
+        },  # fmt: skip
+        "KerasTuner's convert_hyperparams_to_hparams changed: it returned "
+        f"{values} (the inactive `alpha_dropout` must be left out)",
+    )
+
+
+def test_hparam_domains_cover_inactive_hyperparameters_too():
+    domains = {h.name: h.domain for h in fence.hparam_domains(space(), hparams_api)}
+    require(
+        set(domains)
+        == {
+            "activation",
+            "alpha_dropout",
+            "layers",
+            "learning_rate",
+            "batch_size",
+        },  # fmt: skip
+        f"hparam_domains returned the names {sorted(domains)}",
+    )
+    require(
+        isinstance(domains["layers"], hparams_api.IntInterval)
+        and isinstance(domains["learning_rate"], hparams_api.RealInterval)
+        and set(domains["activation"].values) == {"relu", "selu"},
+        f"KerasTuner maps the domains otherwise now: {domains}",
+    )
