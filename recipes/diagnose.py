@@ -1,19 +1,8 @@
-"""Diagnose training of the digits MLP (or your own) step by step.
+"""Diagnose the training of the digits MLP step by step.
 
-Runs `keras_recipes.diagnose.diagnose`: the initial loss against log C, an
-overfitting check on a few batches, the LR range test, a coarse-to-fine search
-over learning rate and weight decay, and learning curves with a verdict. The
-model given is not trained; every step works on a copy.
-
-Usage:
-    python recipes/diagnose.py
-    python recipes/diagnose.py --activation selu --hidden-layers 4
-    python recipes/diagnose.py --smoke            # seconds, for the tests
-
-Writes to --log-dir (default runs/diagnose-<time>): args.json, report.md,
-report.json, lr_finder.png, learning_curves.png.
-
-The same as `keras-recipes diagnose` (keras_recipes/commands/diagnose.py).
+The script form of `keras-recipes diagnose` (the code is
+`keras_recipes/commands/diagnose.py`). Its flags, their defaults and what it
+writes: `python recipes/diagnose.py --help`.
 """
 
 import sys

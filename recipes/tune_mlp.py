@@ -1,16 +1,9 @@
-"""Tune the paired MLP with KerasTuner, on the embedded digits or your data.
+"""Tune the paired MLP with KerasTuner, alone or as a chief / worker of a
+distributed search.
 
-Usage:
-    python recipes/tune_mlp.py                        # digits, random search
-    python recipes/tune_mlp.py --algorithm hyperband --epochs 27
-    python recipes/tune_mlp.py --smoke                # seconds, for the tests
-    python recipes/tune_mlp.py --log-dir /shared/s --tuner-id chief \\
-        --oracle-ip 10.0.0.1 --oracle-port 8000       # distributed: the chief
-    python recipes/tune_mlp.py --log-dir /shared/s --tuner-id tuner0 \\
-        --oracle-ip 10.0.0.1 --oracle-port 8000       # and each worker
-
-The same as `keras-recipes tune` (keras_recipes/commands/tune.py; `--help`
-lists every flag).
+The script form of `keras-recipes tune` (the code is
+`keras_recipes/commands/tune.py`). Its flags, their defaults and what it
+writes: `python recipes/tune_mlp.py --help`.
 """
 
 import sys

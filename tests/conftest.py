@@ -74,7 +74,7 @@ class KernelRecorder(keras.callbacks.Callback):
 
 
 def steps_per_execution_values():
-    """steps_per_execution > 1 is rejected by the PyTorch backend (FACTS.md)."""
+    """steps_per_execution > 1 is rejected by the PyTorch backend at compile."""
     return [1] if BACKEND == "torch" else [1, 4]
 
 

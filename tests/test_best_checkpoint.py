@@ -48,7 +48,8 @@ def test_nan_first_is_never_best(tmp_path):
 
 
 def test_keras_modelcheckpoint_keeps_the_nan_epoch(tmp_path):
-    # The trap this callback fixes (FACTS.md), kept as a regression guard.
+    # The trap this callback fixes (a NaN first value is kept as best), kept as
+    # a regression guard.
     keras_checkpoint = keras.callbacks.ModelCheckpoint(
         tmp_path / "k.keras", monitor="score", mode="min", save_best_only=True
     )

@@ -41,7 +41,7 @@ def test_nan_first_is_never_best():
 
     keras_stopper = keras.callbacks.EarlyStopping("score", mode="min", patience=2)
     _, _, keras_ran = fit([math.nan, 0.5, 0.4, 0.3], keras_stopper)
-    assert keras_ran < 4  # Keras stops early with best = NaN (FACTS.md)
+    assert keras_ran < 4  # Keras stops early with best = NaN
 
 
 def test_patience_and_best_weights_restored():

@@ -35,7 +35,10 @@ def test_recipe_is_the_command(recipe, command):
     package = importlib.import_module(f"keras_recipes.commands.{command}")
     assert module.main is package.main
     assert module.build_parser is package.build_parser
-    assert "Usage:\n    python recipes/" in module.__doc__
+    # The docstring points to the command's help instead of copying it.
+    assert f"`keras-recipes {command.replace('_', '-')}`" in module.__doc__
+    assert f"python recipes/{recipe}.py --help" in module.__doc__
+    assert "Usage:" not in module.__doc__
 
 
 @pytest.mark.parametrize(

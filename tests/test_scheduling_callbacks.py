@@ -10,7 +10,7 @@ from keras_recipes.callbacks import (
     PiecewiseConstantScheduling,
     PowerScheduling,
 )
-from keras_recipes.schedules import OneCycleSchedule, PowerDecay
+from keras_recipes.schedules import OneCycleSchedule, PowerDecay, evaluate
 from tests.conftest import (
     BACKEND,
     KernelRecorder,
@@ -360,3 +360,34 @@ def test_unknown_steps_per_epoch_is_an_error():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        OneCycle(0.5, cycle_momentum=False),
+        PowerScheduling(decay_epochs=0.5),
+        ExponentialScheduling(decay_steps=3, decay_rate=0.5),
+        PiecewiseConstantScheduling([0.5, 1.25], [0.3, 0.2, 0.1]),
+    ],
+    ids=lambda c: type(c).__name__,
+)
+def test_schedule_for_says_before_the_fit_what_the_fit_applies(callback):
+    # Asked before any fit, the callback's curves equal the rates the
+    # optimizer applied (read from the weights) step by step.
+    curves = callback.schedule_for(2, STEPS_PER_EPOCH, compiled_learning_rate=0.01)
+    assert curves.momentum is None
+    planned = evaluate(curves.learning_rate, np.arange(2 * STEPS_PER_EPOCH))
+    used, _, _ = learning_rates_used(callback, epochs=2)
+    np.testing.assert_allclose(used, planned, rtol=1e-5, atol=1e-9)
+
+
+def test_schedule_for_gives_one_cycle_momentum():
+    curves = OneCycle(0.5).schedule_for(4, 10)
+    momenta = evaluate(curves.momentum, [0, 10, 40])
+    np.testing.assert_allclose(momenta, [0.95, 0.85, 0.95], atol=1e-6)
+
+
+def test_schedule_for_needs_the_compiled_rate_where_it_starts_from_it():
+    with pytest.raises(ValueError, match=r"pass `compiled_learning_rate`"):
+        PowerScheduling(decay_epochs=1).schedule_for(2, 10)

@@ -73,6 +73,9 @@ def finished(digits, tmp_path_factory):
     [
         ({"depth": [1]}, ValueError, r"unknown names \['depth'\]"),
         ({"activation": ["relu", "softmax"]}, ValueError, r"'softmax' is not allowed"),
+        # build_mlp takes no "prelu" by name (PReLU is a layer): every trial
+        # would fail.
+        ({"activation": ["prelu"]}, ValueError, r"'prelu' is not allowed"),
         ({"optimizer": "lion"}, ValueError, r"'lion' is not allowed"),
         ({"units": []}, ValueError, r"`space\['units'\]` is empty"),
         ({"units": (64, 32)}, ValueError, r"needs low < high"),

@@ -13,8 +13,9 @@ from keras_recipes.callbacks._monitor import Monitor
 class EarlyStopping(keras.callbacks.Callback):
     """Stops training when `monitor` stops improving, and says why.
 
-    Keras's `EarlyStopping` with the NaN trap fixed (a NaN first value
-    becomes its `best`, FACTS.md): NaN and Inf are never best. Training stops
+    Keras's `EarlyStopping` with the NaN trap fixed (in Keras a NaN first
+    value becomes `best`, and training stops early): NaN and Inf are never
+    best. Training stops
     for one of these reasons, recorded in `stopped_reason`:
 
     * `"patience"`: no improvement larger than `min_delta` for `patience`
