@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -114,6 +115,20 @@ def test_find_lr_smoke(tmp_path, capsys):
     assert (tmp_path / "lr_finder.png").read_bytes()[:4] == b"\x89PNG"
     rows = list(csv.DictReader((tmp_path / "lr_finder.csv").open()))
     assert len(rows) == 20 and float(rows[0]["learning_rate"]) == pytest.approx(1e-7)
+
+
+def test_find_lr_on_a_users_npz_file(tmp_path, capsys):
+    from sklearn.datasets import load_wine
+
+    x, y = load_wine(return_X_y=True)
+    np.savez(tmp_path / "wine.npz", x=x.astype("float32"), y=y)
+    find_lr = load_recipe("find_lr")
+    argv = ["--smoke", "--dataset", str(tmp_path / "wine.npz")]
+    assert find_lr.main(argv + ["--log-dir", str(tmp_path / "run")]) == 0
+    saved = json.loads((tmp_path / "run" / "suggestions.json").read_text())
+    assert saved["stopped_reason"]
+    args = json.loads((tmp_path / "run" / "args.json").read_text())
+    assert args["dataset"].endswith("wine.npz")
 
 
 def test_diagnose_smoke(tmp_path, capsys):

@@ -7,9 +7,9 @@ from keras_recipes._internal.driver import (
     compiled_learning_rate,
     require_float_learning_rate,
 )
-from keras_recipes._internal.validation import check_positive_int
+from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.schedules.evaluate import evaluate
-from keras_recipes.schedules.factory import build_schedule
+from keras_recipes.schedules.factory import build_schedule, check_steps_or_epochs
 
 
 class SchedulingCallback(keras.callbacks.Callback):
@@ -133,3 +133,39 @@ class SchedulingCallback(keras.callbacks.Callback):
         if self._driver is not None:
             self._driver.restore(self.model)
         self._driver = None
+
+
+class DecayScheduling(SchedulingCallback):
+    """Base of the decays from an initial learning rate over a length given
+    in steps or epochs (`PowerScheduling`, `ExponentialScheduling`).
+
+    Subclasses add their own options to `decay_options()`.
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate=None,
+        decay_steps=None,
+        decay_epochs=None,
+        steps_per_epoch=None,
+    ):
+        super().__init__(steps_per_epoch=steps_per_epoch)
+        if initial_learning_rate is not None:
+            initial_learning_rate = check_number(
+                "initial_learning_rate", initial_learning_rate, low=0, low_open=True
+            )
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps, self.decay_epochs = check_steps_or_epochs(
+            "decay_steps", decay_steps, "decay_epochs", decay_epochs, required=True
+        )
+
+    def decay_options(self):
+        """The subclass's own options of `build_schedule`."""
+        return {}
+
+    def initial_learning_rate_for(self, compiled_learning_rate):
+        return self.initial_learning_rate or compiled_learning_rate
+
+    def schedule_options(self):
+        lengths = {"decay_steps": self.decay_steps, "decay_epochs": self.decay_epochs}
+        return {**lengths, **self.decay_options()}

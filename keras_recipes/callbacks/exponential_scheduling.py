@@ -1,14 +1,11 @@
 """`ExponentialScheduling`: exponential decay of the learning rate as a callback."""
 
 from keras_recipes._internal.validation import check_number
-from keras_recipes.callbacks._scheduling import SchedulingCallback
-from keras_recipes.schedules.factory import (
-    EXPONENTIAL_DECAY_RATE,
-    check_steps_or_epochs,
-)
+from keras_recipes.callbacks._scheduling import DecayScheduling
+from keras_recipes.schedules.factory import EXPONENTIAL_DECAY_RATE
 
 
-class ExponentialScheduling(SchedulingCallback):
+class ExponentialScheduling(DecayScheduling):
     """lr(t) = initial_learning_rate * decay_rate ** (t / decay_steps), per step.
 
     Runs Keras's own `ExponentialDecay` inside the train step; `t` counts the
@@ -44,27 +41,13 @@ class ExponentialScheduling(SchedulingCallback):
         staircase=False,
         steps_per_epoch=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch)
-        if initial_learning_rate is not None:
-            initial_learning_rate = check_number(
-                "initial_learning_rate", initial_learning_rate, low=0, low_open=True
-            )
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps, self.decay_epochs = check_steps_or_epochs(
-            "decay_steps", decay_steps, "decay_epochs", decay_epochs, required=True
+        super().__init__(
+            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch
         )
         self.decay_rate = check_number(
             "decay_rate", decay_rate, low=0, high=1, low_open=True
         )
         self.staircase = bool(staircase)
 
-    def initial_learning_rate_for(self, compiled_learning_rate):
-        return self.initial_learning_rate or compiled_learning_rate
-
-    def schedule_options(self):
-        return {
-            "decay_steps": self.decay_steps,
-            "decay_epochs": self.decay_epochs,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-        }
+    def decay_options(self):
+        return {"decay_rate": self.decay_rate, "staircase": self.staircase}

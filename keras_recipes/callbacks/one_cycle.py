@@ -3,11 +3,7 @@
 from keras_recipes._internal.validation import check_number
 from keras_recipes.callbacks._scheduling import SchedulingCallback
 from keras_recipes.schedules.factory import check_steps_or_epochs
-from keras_recipes.schedules.one_cycle import (
-    MAX_MOMENTUM,
-    MIN_MOMENTUM,
-    OneCycleSchedule,
-)
+from keras_recipes.schedules.one_cycle import MAX_MOMENTUM, MIN_MOMENTUM
 
 
 class OneCycle(SchedulingCallback):
@@ -84,20 +80,13 @@ class OneCycle(SchedulingCallback):
         self.pct_start = pct_start
         self.div_factor = div_factor
         self.final_div_factor = final_div_factor
-        # Builds one schedule now so that its arguments are checked now.
-        OneCycleSchedule(
-            max_learning_rate,
-            total_steps=1,
-            shape=shape,
-            pct_start=pct_start,
-            div_factor=div_factor,
-            final_div_factor=final_div_factor,
-        )
         self.cycle_momentum = bool(cycle_momentum)
         self.max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
         self.min_momentum = check_number(
             "min_momentum", min_momentum, low=0, high=self.max_momentum
         )
+        # Builds one schedule now so that its arguments are checked now.
+        self.schedule_for(epochs=1, steps_per_epoch=1)
 
     def initial_learning_rate_for(self, compiled_learning_rate):
         return self.max_learning_rate

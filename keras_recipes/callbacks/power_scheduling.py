@@ -1,11 +1,10 @@
 """`PowerScheduling`: power decay of the learning rate as a callback."""
 
 from keras_recipes._internal.validation import check_number
-from keras_recipes.callbacks._scheduling import SchedulingCallback
-from keras_recipes.schedules.factory import check_steps_or_epochs
+from keras_recipes.callbacks._scheduling import DecayScheduling
 
 
-class PowerScheduling(SchedulingCallback):
+class PowerScheduling(DecayScheduling):
     """lr(t) = initial_learning_rate / (1 + t / decay_steps) ** power, per step.
 
     `t` counts the fit's steps from `initial_epoch * steps_per_epoch` (see
@@ -38,23 +37,10 @@ class PowerScheduling(SchedulingCallback):
         power=1.0,
         steps_per_epoch=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch)
-        if initial_learning_rate is not None:
-            initial_learning_rate = check_number(
-                "initial_learning_rate", initial_learning_rate, low=0, low_open=True
-            )
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps, self.decay_epochs = check_steps_or_epochs(
-            "decay_steps", decay_steps, "decay_epochs", decay_epochs, required=True
+        super().__init__(
+            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch
         )
         self.power = check_number("power", power, low=0)
 
-    def initial_learning_rate_for(self, compiled_learning_rate):
-        return self.initial_learning_rate or compiled_learning_rate
-
-    def schedule_options(self):
-        return {
-            "decay_steps": self.decay_steps,
-            "decay_epochs": self.decay_epochs,
-            "power": self.power,
-        }
+    def decay_options(self):
+        return {"power": self.power}

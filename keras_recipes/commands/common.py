@@ -90,6 +90,18 @@ def add_log_dir(parser, name):
     )
 
 
+def add_batch_size(parser):
+    """`--batch-size`: samples per step, 32 by default."""
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="samples per step"
+    )
+
+
+def add_seed(parser, help="seed of Python, NumPy and the backend"):
+    """`--seed`, 0 by default: the run draws the same numbers each time."""
+    parser.add_argument("--seed", type=int, default=0, help=help)
+
+
 def add_dataset(parser):
     """`--dataset`: a name `keras_recipes.data.load_dataset` knows, or a file."""
     parser.add_argument(
@@ -123,21 +135,45 @@ def positive_float(text):
     return value
 
 
-# The schedule-specific flags (by `dest`) and the schedules they apply to.
-_APPLIES_TO = {
-    "shape": ("one-cycle",),
-    "pct_start": ("one-cycle",),
-    "div_factor": ("one-cycle",),
-    "final_div_factor": ("one-cycle",),
-    "max_momentum": ("one-cycle",),
-    "min_momentum": ("one-cycle",),
-    "decay_epochs": ("power", "exponential"),
-    "power": ("power",),
-    "decay_rate": ("exponential",),
-    "staircase": ("exponential",),
-    "boundaries": ("piecewise",),
-    "values": ("piecewise",),
-}
+_ONE_CYCLE, _POWER, _EXPONENTIAL = ("one-cycle",), ("power",), ("exponential",)
+# The schedule-specific flags, by group: (flag, the schedules it applies to,
+# `add_argument` keywords). Left out, a flag takes `train`'s default.
+_SCHEDULE_FLAGS = {
+    "one-cycle (OneCycle)": (
+        ("--shape", _ONE_CYCLE, {"choices": SHAPES, "help": "cosine annealing "
+         "(fastai) or Smith's three linear phases (default: cosine)"}),
+        ("--pct-start", _ONE_CYCLE, {"type": float, "help": "fraction of the "
+         "steps spent rising (default: 0.25 cosine, 0.45 linear)"}),
+        ("--div-factor", _ONE_CYCLE, {"type": positive_float, "help": "start = "
+         "learning rate / div_factor (default: 25 cosine, 10 linear)"}),
+        ("--final-div-factor", _ONE_CYCLE, {"type": positive_float, "help": "end "
+         "= start / final_div_factor (default: 1e5 cosine, 1e3 linear)"}),
+        ("--max-momentum", _ONE_CYCLE, {"type": float, "help": "momentum at the "
+         f"ends of the cycle (default: {MAX_MOMENTUM})"}),
+        ("--min-momentum", _ONE_CYCLE, {"type": float, "help": "momentum at the "
+         f"peak learning rate (default: {MIN_MOMENTUM})"}),
+    ),
+    "power and exponential decay": (
+        ("--decay-epochs", _POWER + _EXPONENTIAL, {"type": positive_float,
+         "help": "decay_steps in epochs (default: epochs / 4 for power, epochs "
+         "for exponential)"}),
+        ("--power", _POWER, {"type": float, "help": "power: the exponent c, >= 0 "
+         "(default: 1)"}),
+        ("--decay-rate", _EXPONENTIAL, {"type": float, "help": "exponential: "
+         "factor per decay_steps, in (0, 1] (default: "
+         f"{EXPONENTIAL_DECAY_RATE})"}),
+        ("--staircase", _EXPONENTIAL, {"action": "store_true", "help":
+         "exponential: decay in whole steps of decay_steps"}),
+    ),
+    "piecewise constant": (
+        ("--boundaries", ("piecewise",), {"type": float, "nargs": "+",
+         "metavar": "EPOCH", "help": "increasing epochs at which the rate "
+         "changes (default: epochs / 2, 3 * epochs / 4)"}),
+        ("--values", ("piecewise",), {"type": positive_float, "nargs": "+",
+         "metavar": "RATE", "help": "learning rates, one more than --boundaries "
+         "(default: the learning rate, / 10, / 100)"}),
+    ),
+}  # fmt: skip
 
 
 def add_schedule(parser, default="one-cycle"):
@@ -151,89 +187,10 @@ def add_schedule(parser, default="one-cycle"):
         default=default,
         help="learning-rate schedule (none: the learning rate throughout)",
     )
-    one_cycle = parser.add_argument_group("one-cycle (OneCycle)")
-    one_cycle.add_argument(
-        "--shape",
-        choices=SHAPES,
-        default=None,
-        help="cosine annealing (fastai) or Smith's three linear phases "
-        "(default: cosine)",
-    )
-    one_cycle.add_argument(
-        "--pct-start",
-        type=float,
-        default=None,
-        help="fraction of the steps spent rising (default: 0.25 cosine, 0.45 linear)",
-    )
-    one_cycle.add_argument(
-        "--div-factor",
-        type=positive_float,
-        default=None,
-        help="start = learning rate / div_factor (default: 25 cosine, 10 linear)",
-    )
-    one_cycle.add_argument(
-        "--final-div-factor",
-        type=positive_float,
-        default=None,
-        help="end = start / final_div_factor (default: 1e5 cosine, 1e3 linear)",
-    )
-    one_cycle.add_argument(
-        "--max-momentum",
-        type=float,
-        default=None,
-        help=f"momentum at the ends of the cycle (default: {MAX_MOMENTUM})",
-    )
-    one_cycle.add_argument(
-        "--min-momentum",
-        type=float,
-        default=None,
-        help=f"momentum at the peak learning rate (default: {MIN_MOMENTUM})",
-    )
-    decay = parser.add_argument_group("power and exponential decay")
-    decay.add_argument(
-        "--decay-epochs",
-        type=positive_float,
-        default=None,
-        help="decay_steps in epochs (default: epochs / 4 for power, epochs for "
-        "exponential)",
-    )
-    decay.add_argument(
-        "--power",
-        type=float,
-        default=None,
-        help="power: the exponent c, >= 0 (default: 1)",
-    )
-    decay.add_argument(
-        "--decay-rate",
-        type=float,
-        default=None,
-        help="exponential: factor per decay_steps, in (0, 1] "
-        f"(default: {EXPONENTIAL_DECAY_RATE})",
-    )
-    decay.add_argument(
-        "--staircase",
-        action="store_true",
-        help="exponential: decay in whole steps of decay_steps",
-    )
-    piecewise = parser.add_argument_group("piecewise constant")
-    piecewise.add_argument(
-        "--boundaries",
-        type=float,
-        nargs="+",
-        default=None,
-        metavar="EPOCH",
-        help="increasing epochs at which the rate changes (default: epochs / 2, "
-        "3 * epochs / 4)",
-    )
-    piecewise.add_argument(
-        "--values",
-        type=positive_float,
-        nargs="+",
-        default=None,
-        metavar="RATE",
-        help="learning rates, one more than --boundaries (default: the learning "
-        "rate, / 10, / 100)",
-    )
+    for title, flags in _SCHEDULE_FLAGS.items():
+        group = parser.add_argument_group(title)
+        for flag, _, keywords in flags:
+            group.add_argument(flag, **{"default": None, **keywords})
 
 
 def schedule_options(args):
@@ -243,12 +200,12 @@ def schedule_options(args):
         UsageError: For a flag given to a schedule it does not apply to.
     """
     options = {}
-    for dest, schedules in _APPLIES_TO.items():
+    for flag, schedules, _ in (f for group in _SCHEDULE_FLAGS.values() for f in group):
+        dest = flag.removeprefix("--").replace("-", "_")
         value = getattr(args, dest)
         if value is None or value is False:
             continue
         if args.schedule not in schedules:
-            flag = "--" + dest.replace("_", "-")
             shown = " ".join(map(str, value)) if isinstance(value, list) else value
             raise UsageError(
                 f"{flag} applies to --schedule {' or '.join(schedules)}. "

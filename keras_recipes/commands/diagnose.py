@@ -1,4 +1,4 @@
-"""Diagnose training of the digits MLP (or your own) step by step.
+"""Diagnose training of the digits MLP (or one on your data) step by step.
 
 Runs `keras_recipes.diagnose.diagnose`: the initial loss against log C, an
 overfitting check on a few batches, the LR range test, a coarse-to-fine search
@@ -8,6 +8,7 @@ model given is not trained; every step works on a copy.
 Usage:
     keras-recipes diagnose
     keras-recipes diagnose --activation selu --hidden-layers 4
+    keras-recipes diagnose --dataset data.csv  # a `label` column
     keras-recipes diagnose --smoke            # seconds, for the tests
     python recipes/diagnose.py ...            # the same, from a checkout
 
@@ -20,12 +21,15 @@ import keras
 import keras_recipes
 from keras_recipes.commands.common import (
     add_activation,
+    add_batch_size,
+    add_dataset,
     add_log_dir,
+    add_seed,
     main_of,
     new_parser,
     positive_int,
 )
-from keras_recipes.data import load_digits
+from keras_recipes.data import load_dataset
 from keras_recipes.diagnose import diagnose
 from keras_recipes.runs import start_run
 
@@ -34,15 +38,16 @@ def build_parser(parser=None):
     """Fills `parser` (or a new one) with the flags of `diagnose`."""
     parser = new_parser(parser, __doc__)
     parser.add_argument(
-        "--hidden-layers", type=positive_int, default=2, help="hidden layers of the MLP"
+        "--hidden-layers",
+        type=positive_int,
+        default=2,
+        help="hidden layers of the MLP",
     )
     parser.add_argument(
         "--units", type=positive_int, default=128, help="units per hidden layer"
     )
     add_activation(parser)
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=32, help="samples per step"
-    )
+    add_batch_size(parser)
     parser.add_argument(
         "--epochs",
         type=positive_int,
@@ -55,13 +60,9 @@ def build_parser(parser=None):
         default=3,
         help="epochs per trial of the learning-rate / weight-decay search",
     )
-    parser.add_argument(
-        "--dataset", choices=("digits",), default="digits", help="the data"
-    )
+    add_dataset(parser)
     add_log_dir(parser, "diagnose")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
-    )
+    add_seed(parser)
     parser.add_argument(
         "--smoke", action="store_true", help="a seconds-long run (3 + 1 epochs)"
     )
@@ -74,7 +75,7 @@ def run(args):
         args.epochs, args.search_epochs = 3, 1
     log_dir = start_run(args, "diagnose")
 
-    data = load_digits(seed=args.seed)
+    data = load_dataset(args.dataset, seed=args.seed)
     model = keras_recipes.build_mlp(
         data.x_train.shape[1:],
         data.num_classes,

@@ -1,13 +1,15 @@
-"""Find a learning rate for the digits MLP with the LR range test.
+"""Find a learning rate with the LR range test, on the digits MLP or your data.
 
 Builds a small He-initialized ReLU MLP (`keras_recipes.build_mlp`, what
-`keras-recipes train --model mlp` trains) on scikit-learn's bundled digits,
-runs `keras_recipes.find_learning_rate` (exponential sweep, fastai's
-defaults), prints every suggestion and writes the curve as a plot and a CSV.
+`keras-recipes train --model mlp` trains) on scikit-learn's bundled digits
+(or --dataset: a Keras dataset, a .npz or a .csv file), runs
+`keras_recipes.find_learning_rate` (exponential sweep, fastai's defaults),
+prints every suggestion and writes the curve as a plot and a CSV.
 
 Usage:
     keras-recipes lr-find
     keras-recipes lr-find --optimizer adam --num-steps 200
+    keras-recipes lr-find --dataset data.npz  # arrays x, y
     keras-recipes lr-find --smoke            # seconds, for the tests
     python recipes/find_lr.py ...            # the same, from a checkout
 
@@ -21,13 +23,16 @@ import keras
 
 import keras_recipes
 from keras_recipes.commands.common import (
+    add_batch_size,
+    add_dataset,
     add_log_dir,
+    add_seed,
     main_of,
     new_parser,
     positive_float,
     positive_int,
 )
-from keras_recipes.data import load_digits
+from keras_recipes.data import load_dataset
 from keras_recipes.plots import plot_lr_finder
 from keras_recipes.runs import start_run
 
@@ -41,9 +46,7 @@ def build_parser(parser=None):
         default="sgd",
         help="SGD with momentum 0.9, or Adam",
     )
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=32, help="samples per step"
-    )
+    add_batch_size(parser)
     parser.add_argument(
         "--min-learning-rate",
         type=positive_float,
@@ -68,13 +71,9 @@ def build_parser(parser=None):
         default="valley",
         help="the suggestion to use (all four are printed)",
     )
-    parser.add_argument(
-        "--dataset", choices=("digits",), default="digits", help="the data"
-    )
+    add_dataset(parser)
     add_log_dir(parser, "find_lr")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
-    )
+    add_seed(parser)
     parser.add_argument("--smoke", action="store_true", help="a 20-step sweep")
     return parser
 
@@ -85,7 +84,7 @@ def run(args):
         args.num_steps = 20
     log_dir = start_run(args, "find_lr")
 
-    data = load_digits(seed=args.seed)
+    data = load_dataset(args.dataset, seed=args.seed)
     model = keras_recipes.build_mlp(
         data.x_train.shape[1:], data.num_classes, hidden_layers=2, units=128
     )
@@ -95,29 +94,20 @@ def run(args):
         else keras.optimizers.Adam(1e-3)
     )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    # The sweep's flags are named as find_learning_rate's arguments.
+    sweep = ("min_learning_rate", "max_learning_rate", "num_steps", "method")
     result = keras_recipes.find_learning_rate(
         model,
         data.x_train,
         data.y_train,
         batch_size=args.batch_size,
-        min_learning_rate=args.min_learning_rate,
-        max_learning_rate=args.max_learning_rate,
-        num_steps=args.num_steps,
-        method=args.method,
+        **{name: getattr(args, name) for name in sweep},
     )
     plot = plot_lr_finder(result, log_dir / "lr_finder.png")
     curve = result.to_csv(log_dir / "lr_finder.csv")
-    (log_dir / "suggestions.json").write_text(
-        json.dumps(
-            {
-                "suggestion": result.suggestion,
-                "method": result.method,
-                "suggestions": result.suggestions,
-                "stopped_reason": result.stopped_reason,
-            },
-            indent=2,
-        )
-    )
+    kept = ("suggestion", "method", "suggestions", "stopped_reason")
+    summary = {name: getattr(result, name) for name in kept}
+    (log_dir / "suggestions.json").write_text(json.dumps(summary, indent=2))
     for name, lr in result.suggestions.items():
         marker = "  <- default" if name == result.method else ""
         shown = "n/a" if lr is None else f"{lr:.3g}"

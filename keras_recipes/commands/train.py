@@ -32,9 +32,11 @@ from keras import ops
 import keras_recipes as kr
 from keras_recipes.commands.common import (
     add_activation,
+    add_batch_size,
     add_dataset,
     add_log_dir,
     add_schedule,
+    add_seed,
     main_of,
     new_parser,
     positive_float,
@@ -75,9 +77,7 @@ def build_parser(parser=None):
     parser.add_argument(
         "--epochs", type=positive_int, default=15, help="epochs to train at most"
     )
-    parser.add_argument(
-        "--batch-size", type=positive_int, default=32, help="samples per step"
-    )
+    add_batch_size(parser)
     parser.add_argument(
         "--learning-rate",
         type=positive_float,
@@ -92,9 +92,7 @@ def build_parser(parser=None):
         help="early stopping: epochs without a better val_accuracy",
     )
     add_log_dir(parser, "train")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of Python, NumPy and the backend"
-    )
+    add_seed(parser)
     parser.add_argument(
         "--smoke", action="store_true", help="a seconds-long run (2 epochs)"
     )

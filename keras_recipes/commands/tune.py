@@ -38,6 +38,7 @@ from keras_recipes.commands.common import (
     UsageError,
     add_dataset,
     add_log_dir,
+    add_seed,
     int_at_least,
     main_of,
     new_parser,
@@ -88,10 +89,16 @@ def build_parser(parser=None):
         help="epochs per trial (hyperband: the most epochs of a trial)",
     )
     parser.add_argument(
-        "--factor", type=int_at_least(2), default=3, help="hyperband's reduction factor"
+        "--factor",
+        type=int_at_least(2),
+        default=3,
+        help="hyperband's reduction factor",
     )
     parser.add_argument(
-        "--patience", type=positive_int, default=5, help="early stopping per trial"
+        "--patience",
+        type=positive_int,
+        default=5,
+        help="early stopping per trial",
     )
     parser.add_argument(
         "--objective", default="val_accuracy", help="the metric to optimize"
@@ -111,9 +118,7 @@ def build_parser(parser=None):
         help="start over; without it a search in --log-dir resumes",
     )
     add_log_dir(parser, "tune")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the data split and the oracle"
-    )
+    add_seed(parser, help="seed of the data split and the oracle")
     parser.add_argument(
         "--tuner-id",
         default=None,

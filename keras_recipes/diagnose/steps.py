@@ -53,6 +53,21 @@ def copy_model(model, learning_rate=None, weight_decay=None):
     return clone
 
 
+def train_copy(model, x, y, validation_data, *, epochs, batch_size, **optimizer):
+    """Trains a `copy_model(model, **optimizer)` silently; returns its
+    history (a dict of lists per metric)."""
+    clone = copy_model(model, **optimizer)
+    history = clone.fit(
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+    )
+    return history.history
+
+
 # ----------------------------------------------------------------- step 1
 
 
@@ -181,18 +196,11 @@ def search_learning_rate_and_decay(
     trials = []
 
     def score(lr, wd):
-        clone = copy_model(model, learning_rate=lr, weight_decay=wd)
-        history = clone.fit(
-            x,
-            y,
-            validation_data=validation_data,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=0,
-        )
-        value = min(
-            v if math.isfinite(v) else math.inf for v in history.history["val_loss"]
-        )
+        history = train_copy(
+            model, x, y, validation_data, epochs=epochs, batch_size=batch_size,
+            learning_rate=lr, weight_decay=wd,
+        )  # fmt: skip
+        value = min(v if math.isfinite(v) else math.inf for v in history["val_loss"])
         trials.append({"learning_rate": lr, "weight_decay": wd, "val_loss": value})
         if verbose:
             print(f"  lr {lr:.3g}  weight decay {wd:g}  best val_loss {value:.4g}")

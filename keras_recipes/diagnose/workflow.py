@@ -11,6 +11,7 @@ from keras_recipes.diagnose.steps import (
     check_overfit,
     copy_model,
     search_learning_rate_and_decay,
+    train_copy,
 )
 from keras_recipes.diagnose.verdict import learning_curve_verdict
 from keras_recipes.lr_finder.find import find_learning_rate
@@ -109,15 +110,10 @@ def diagnose(
     )
     say(f"    {steps[-1].message}")
     say("5/5 learning curves ...")
-    final = copy_model(model, learning_rate=lr, weight_decay=wd)
-    history = final.fit(
-        x,
-        y,
-        validation_data=validation_data,
-        epochs=final_epochs,
-        batch_size=batch_size,
-        verbose=0,
-    ).history
+    history = train_copy(
+        model, x, y, validation_data, epochs=final_epochs, batch_size=batch_size,
+        learning_rate=lr, weight_decay=wd,
+    )  # fmt: skip
     verdict, remedy = learning_curve_verdict(history["loss"], history["val_loss"])
     steps.append(
         StepResult(

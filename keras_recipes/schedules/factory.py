@@ -109,6 +109,20 @@ def build_schedule(name, learning_rate, *, fit_steps, steps_per_epoch, **options
     return _BUILDERS[name](learning_rate, fit_steps, steps_per_epoch, **options)
 
 
+_BUILDERS = {}
+
+
+def _builds(name):
+    """Registers the decorated function as the builder of schedule `name`."""
+
+    def register(function):
+        _BUILDERS[name] = function
+        return function
+
+    return register
+
+
+@_builds("one-cycle")
 def _one_cycle(
     learning_rate,
     fit_steps,
@@ -116,23 +130,14 @@ def _one_cycle(
     *,
     total_steps=None,
     total_epochs=None,
-    shape="cosine",
-    pct_start=None,
-    div_factor=None,
-    final_div_factor=None,
     cycle_momentum=True,
     max_momentum=MAX_MOMENTUM,
     min_momentum=MIN_MOMENTUM,
+    **schedule_options,
 ):
+    # OneCycleSchedule's own: shape, pct_start, div_factor, final_div_factor.
     total = resolve_steps(total_steps, total_epochs, steps_per_epoch)
-    schedule = OneCycleSchedule(
-        max_learning_rate=learning_rate,
-        total_steps=total or fit_steps,
-        shape=shape,
-        pct_start=pct_start,
-        div_factor=div_factor,
-        final_div_factor=final_div_factor,
-    )
+    schedule = OneCycleSchedule(learning_rate, total or fit_steps, **schedule_options)
     momentum = (
         schedule.momentum_schedule(max_momentum, min_momentum)
         if cycle_momentum
@@ -141,6 +146,7 @@ def _one_cycle(
     return ScheduleCurves(schedule, momentum)
 
 
+@_builds("power")
 def _power(
     learning_rate,
     fit_steps,
@@ -154,6 +160,7 @@ def _power(
     return ScheduleCurves(PowerDecay(learning_rate, decay_steps=decay, power=power))
 
 
+@_builds("exponential")
 def _exponential(
     learning_rate,
     fit_steps,
@@ -171,6 +178,7 @@ def _exponential(
     return ScheduleCurves(schedule)
 
 
+@_builds("piecewise")
 def _piecewise(
     learning_rate, fit_steps, steps_per_epoch, *, boundaries, values, unit="epoch"
 ):
@@ -181,14 +189,6 @@ def _piecewise(
             [int(b) for b in boundaries], list(values)
         )
     return ScheduleCurves(schedule)
-
-
-_BUILDERS = {
-    "one-cycle": _one_cycle,
-    "power": _power,
-    "exponential": _exponential,
-    "piecewise": _piecewise,
-}
 
 
 def resolve_steps(steps, epochs, steps_per_epoch):
