@@ -96,7 +96,9 @@ def main(argv=None):
         f"Keras {keras.version()}, backend {keras.backend.backend()}, "
         f"{args.optimizer}, {args.repeats} repeats\n"
     )
-    print("| variables | variant | fit (s, median) | extra s (median) | extra s range |")
+    print(
+        "| variables | variant | fit (s, median) | extra s (median) | extra s range |"
+    )
     print("|---:|---|---:|---:|---|")
     print("\n".join(rows))
     return 0

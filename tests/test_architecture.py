@@ -120,13 +120,25 @@ def test_no_import_cycle():
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
+def loaded_with(target, importer):
+    """`target` and the package `__init__` files Python runs to import it
+    (not those of the importer's own packages, nor the top package's)."""
+    parts = target.split(".")
+    ancestors = [".".join(parts[:i]) for i in range(2, len(parts))]
+    own = _package(importer)
+    return [target] + [a for a in ancestors if a in MODULES and not own.startswith(a)]
+
+
 def test_layers_import_only_downwards():
+    # `from keras_recipes.diagnose.steps import x` also runs
+    # `diagnose/__init__.py`: it counts as imported too.
     upward = [
-        f"{name}:{line} ({LAYERS[layer_of(name)][0]}) imports {target} "
-        f"({LAYERS[layer_of(target)][0]})"
+        f"{name}:{line} ({LAYERS[layer_of(name)][0]}) imports {loaded} "
+        f"({LAYERS[layer_of(loaded)][0]})"
         for name, edges in GRAPH.items()
         for target, line in edges
-        if layer_of(target) > layer_of(name)
+        for loaded in loaded_with(target, name)
+        if layer_of(loaded) > layer_of(name)
     ]
     assert not upward, "imports that run up the layers:\n" + "\n".join(upward)
 
@@ -194,9 +206,26 @@ def _foreign_private_touches(name):
             )
             if not ours:
                 touches.append(f"{name}:{node.lineno} .{node.attr}")
-    for module, _, line in imports(name):
-        if module.startswith(FOREIGN_PRIVATE_MODULES):
-            touches.append(f"{name}:{line} imports {module}")
+        # getattr(x, "_y"), setattr(x, "_y", v), hasattr(x, "_y").
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and _is_private(node.args[1].value)
+        ):
+            touches.append(f"{name}:{node.lineno} {node.func.id} {node.args[1].value}")
+        # keras.src.something, reached as attributes.
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            dotted = f"{node.value.id}.{node.attr}"
+            if dotted.startswith(FOREIGN_PRIVATE_MODULES):
+                touches.append(f"{name}:{node.lineno} {dotted}")
+    for module, names, line in imports(name):
+        for imported in [module] + [f"{module}.{n}" for n in names]:
+            if imported.startswith(FOREIGN_PRIVATE_MODULES):
+                touches.append(f"{name}:{line} imports {imported}")
     imported = importlib.import_module(name)
     for node in ast.walk(module_tree):
         if not isinstance(node, ast.ClassDef):

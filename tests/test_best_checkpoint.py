@@ -117,6 +117,26 @@ def test_restart_from_another_working_directory(tmp_path, monkeypatch):
     keras.models.load_model(restarted.best_path)
 
 
+def test_a_manifest_in_another_folder_never_loses_a_rewritten_file(
+    tmp_path, monkeypatch
+):
+    # The manifest names the checkpoint "../ckpt/best-epoch003.keras"; the
+    # rerun writes the same file again, spelled "ckpt/best-epoch003.keras".
+    monkeypatch.chdir(tmp_path)
+
+    def checkpoint():
+        return kr.BestCheckpoint(
+            "ckpt/best.keras", "score", "min", manifest="meta/checkpoints.json"
+        )
+
+    fit(small_model(), [0.5, 0.4, 0.3], checkpoint())
+    fit(small_model(), [0.2], checkpoint(), initial_epoch=2)  # epoch 3 again
+    best = kr.callbacks.best_checkpoint_path(tmp_path / "meta")
+    assert best is not None and best.name == "best-epoch003.keras"
+    assert manifest(tmp_path / "meta" / "checkpoints.json")["best"]["value"] == 0.2
+    keras.models.load_model(best)
+
+
 def test_state_dict_restores_the_kept_checkpoints(tmp_path):
     first = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
     fit(small_model(), [0.5, 0.2], first)

@@ -119,3 +119,19 @@ def test_regressor_steps_1_and_2():
     assert "predicting the mean" in first.message
     second = dg.check_overfit(model, x, y, max_epochs=300)
     assert second.ok and second.details["loss"] <= 0.01 * second.details["initial_loss"]
+
+
+def test_overfit_step_fails_cleanly_on_a_nan_regressor():
+    # A non-finite initial loss: the step fails (it does not raise) at once.
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(
+                1, kernel_initializer=keras.initializers.Constant(math.nan)
+            ),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((16, 4), "float32")
+    result = dg.check_overfit(model, x, np.ones(16, "float32"), max_epochs=20)
+    assert not result.ok and result.details["epochs"] == 1

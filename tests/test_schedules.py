@@ -237,3 +237,24 @@ def test_value_errors(make, match):
 def test_type_errors(make, match):
     with pytest.raises(TypeError, match=match):
         make()
+
+
+@pytest.mark.parametrize(
+    "name, options, match",
+    [
+        ("exponential", {"decay_steps": 10, "decay_rate": 5}, r"`decay_rate` must be"),
+        ("exponential", {"decay_steps": 5, "decay_epochs": 1}, r"not both"),
+        ("power", {}, r"Pass `decay_steps` or `decay_epochs`"),
+        ("power", {"decay_steps": 5, "power": -1}, r"`power` must be >= 0"),
+        ("piecewise", {"boundaries": [2, 1], "values": [1, 2, 3]}, r"increasing"),
+        ("piecewise", {"boundaries": [1], "values": [1, 2], "unit": "epochs"},
+         r"`unit` must be one of"),
+        ("one-cycle", {"min_momentum": 0.99}, r"`min_momentum` must be"),
+        ("performance", {}, r"`name` must be one of 'power'"),
+    ],
+)  # fmt: skip
+def test_build_schedule_checks_its_options(name, options, match):
+    from keras_recipes.schedules import build_schedule
+
+    with pytest.raises(ValueError, match=match):
+        build_schedule(name, 0.1, fit_steps=100, steps_per_epoch=10, **options)

@@ -49,10 +49,13 @@ def _resolved(manifest, folder):
     def resolved(entry):
         if entry is None:
             return None
-        name = entry["path"]
-        if manifest.get("version", 1) < 2:  # Version 1 stored paths as given.
-            name = Path(name).name
-        return {**entry, "path": str(folder / name)}
+        path = os.path.normpath(folder / entry["path"])
+        # Version 1 stored the paths as given (relative to the working
+        # directory of the run): that path, else the file in this folder.
+        if manifest.get("version", 1) < 2 and not os.path.exists(path):
+            given = entry["path"]
+            path = given if os.path.exists(given) else str(folder / Path(given).name)
+        return {**entry, "path": path}
 
     manifest["checkpoints"] = [resolved(c) for c in manifest.get("checkpoints", [])]
     manifest["best"] = resolved(manifest.get("best"))
@@ -163,7 +166,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.save_last = bool(save_last)
         folder = Path(self.filepath).parent
         self.manifest = Path(manifest) if manifest else folder / MANIFEST_NAME
-        self.last_path = folder / f"last{suffix}"
+        self.last_path = Path(os.path.normpath(folder / f"last{suffix}"))
         self.verbose = verbose
         self._tracker = Monitor(monitor, mode, min_delta, owner="BestCheckpoint")
         self.kept = []
@@ -194,6 +197,11 @@ class BestCheckpoint(keras.callbacks.Callback):
         remove_stale(Path(self.filepath).parent)
         if not self._restored:
             self._restore(read_manifest(self.manifest))
+        self._restored = False
+
+    def on_train_end(self, logs=None):
+        # A state loaded after this fit began (a backup listed after this
+        # callback) is in use now; the next fit reads the manifest again.
         self._restored = False
 
     def _restore(self, manifest):
@@ -252,7 +260,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         return value if self._tracker.mode == "min" else -value
 
     def _format_path(self, epoch, logs):
-        return self.filepath.format(epoch=epoch + 1, **logs)
+        # Normalized as the manifest's paths are read back, so that one file
+        # has one spelling (eviction compares them).
+        return os.path.normpath(self.filepath.format(epoch=epoch + 1, **logs))
 
     def _save(self, path):
         with atomic_path(path) as tmp:

@@ -75,7 +75,9 @@ class OneCycle(SchedulingCallback):
         self.total_steps, self.total_epochs = check_steps_or_epochs(
             "total_steps", total_steps, "total_epochs", total_epochs, required=False
         )
-        self.max_learning_rate = max_learning_rate
+        self.max_learning_rate = check_number(
+            "max_learning_rate", max_learning_rate, low=0, low_open=True
+        )
         self.shape = shape
         self.pct_start = pct_start
         self.div_factor = div_factor

@@ -1,6 +1,7 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import keras
@@ -78,7 +79,7 @@ class ResumableBackup(keras.callbacks.Callback):
         super().__init__()
         self.backup_dir = Path(backup_dir)
         callbacks = {} if callbacks is None else callbacks
-        if not isinstance(callbacks, dict):
+        if not isinstance(callbacks, Mapping):
             raise TypeError(
                 "`callbacks` must map a name to each callback whose state is "
                 "backed up, e.g. {'stopper': stopper}. Received: "

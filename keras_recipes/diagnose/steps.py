@@ -174,6 +174,8 @@ def _stop_when_fitted(classifier, target_accuracy, initial_loss, max_epochs):
         monitor, mode, threshold = "accuracy", "max", target_accuracy
     else:
         monitor, mode, threshold = "loss", "min", 0.01 * initial_loss
+    if not math.isfinite(threshold):  # A NaN loss: it stops on the first epoch.
+        threshold = None
     return EarlyStopping(
         monitor,
         mode=mode,

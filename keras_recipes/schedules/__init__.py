@@ -3,7 +3,8 @@
 Exponential and piecewise-constant scheduling are Keras's own
 `keras.optimizers.schedules.ExponentialDecay` and `PiecewiseConstantDecay`;
 `piecewise_constant_by_epoch` adds boundaries given in epochs.
-`build_schedule` builds any of them by name (`SCHEDULE_NAMES`), and
+`build_schedule` builds any of them by name (those of `SCHEDULE_NAMES`
+with a curve known before training), and
 `evaluate` computes a schedule's values at given steps in NumPy.
 """
 

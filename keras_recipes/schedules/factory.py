@@ -10,8 +10,15 @@ from dataclasses import dataclass
 
 import keras
 
-from keras_recipes._internal.validation import check_number, check_positive_int
-from keras_recipes.schedules.by_epoch import piecewise_constant_by_epoch
+from keras_recipes._internal.validation import (
+    check_choice,
+    check_number,
+    check_positive_int,
+)
+from keras_recipes.schedules.by_epoch import (
+    check_piecewise,
+    piecewise_constant_by_epoch,
+)
 from keras_recipes.schedules.one_cycle import (
     MAX_MOMENTUM,
     MIN_MOMENTUM,
@@ -97,7 +104,8 @@ def build_schedule(name, learning_rate, *, fit_steps, steps_per_epoch, **options
         `ScheduleCurves`.
 
     Raises:
-        ValueError: On an unknown name or a bad option.
+        ValueError: On an unknown name or a bad option (the same checks as
+            the matching callback's).
         TypeError: On an option the schedule does not take.
     """
     if name not in IN_GRAPH_SCHEDULES:
@@ -136,6 +144,11 @@ def _one_cycle(
     **schedule_options,
 ):
     # OneCycleSchedule's own: shape, pct_start, div_factor, final_div_factor.
+    total_steps, total_epochs = check_steps_or_epochs(
+        "total_steps", total_steps, "total_epochs", total_epochs, required=False
+    )
+    max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
+    min_momentum = check_number("min_momentum", min_momentum, low=0, high=max_momentum)
     total = resolve_steps(total_steps, total_epochs, steps_per_epoch)
     schedule = OneCycleSchedule(learning_rate, total or fit_steps, **schedule_options)
     momentum = (
@@ -156,7 +169,8 @@ def _power(
     decay_epochs=None,
     power=1.0,
 ):
-    decay = resolve_steps(decay_steps, decay_epochs, steps_per_epoch)
+    decay = _decay_steps(decay_steps, decay_epochs, steps_per_epoch)
+    power = check_number("power", power, low=0)
     return ScheduleCurves(PowerDecay(learning_rate, decay_steps=decay, power=power))
 
 
@@ -171,7 +185,8 @@ def _exponential(
     decay_rate=EXPONENTIAL_DECAY_RATE,
     staircase=False,
 ):
-    decay = resolve_steps(decay_steps, decay_epochs, steps_per_epoch)
+    decay = _decay_steps(decay_steps, decay_epochs, steps_per_epoch)
+    decay_rate = check_number("decay_rate", decay_rate, low=0, high=1, low_open=True)
     schedule = keras.optimizers.schedules.ExponentialDecay(
         learning_rate, decay_steps=decay, decay_rate=decay_rate, staircase=staircase
     )
@@ -182,6 +197,8 @@ def _exponential(
 def _piecewise(
     learning_rate, fit_steps, steps_per_epoch, *, boundaries, values, unit="epoch"
 ):
+    check_choice("unit", unit, ("epoch", "step"))
+    boundaries, values = check_piecewise(boundaries, values)
     if unit == "epoch":
         schedule = piecewise_constant_by_epoch(boundaries, values, steps_per_epoch)
     else:
@@ -189,6 +206,13 @@ def _piecewise(
             [int(b) for b in boundaries], list(values)
         )
     return ScheduleCurves(schedule)
+
+
+def _decay_steps(decay_steps, decay_epochs, steps_per_epoch):
+    decay_steps, decay_epochs = check_steps_or_epochs(
+        "decay_steps", decay_steps, "decay_epochs", decay_epochs, required=True
+    )
+    return resolve_steps(decay_steps, decay_epochs, steps_per_epoch)
 
 
 def resolve_steps(steps, epochs, steps_per_epoch):

@@ -17,7 +17,6 @@ ENVIRONMENT = {
     "oracle_ip": "KERASTUNER_ORACLE_IP",
     "oracle_port": "KERASTUNER_ORACLE_PORT",
 }
-ROLES = ("single", "chief", "worker")
 
 
 def distributed_role(tuner_id=None, oracle_ip=None, oracle_port=None, labels=None):
@@ -44,8 +43,9 @@ def distributed_role(tuner_id=None, oracle_ip=None, oracle_port=None, labels=Non
         name: os.environ.get(variable) if given[name] is None else str(given[name])
         for name, variable in ENVIRONMENT.items()
     }
-    if not values["oracle_ip"]:
-        stray = [label[n] for n in ("tuner_id", "oracle_port") if values[n]]
+    # Set counts, even if empty (KerasTuner's rule: `in os.environ`).
+    if values["oracle_ip"] is None:
+        stray = [label[n] for n in ("tuner_id", "oracle_port") if values[n] is not None]
         if stray:
             raise ValueError(
                 f"{', '.join(stray)} without {label['oracle_ip']}: give "
@@ -53,7 +53,7 @@ def distributed_role(tuner_id=None, oracle_ip=None, oracle_port=None, labels=Non
                 f"alone. Received: {_describe(values)}"
             )
         return "single"
-    missing = [label[n] for n in ("tuner_id", "oracle_port") if not values[n]]
+    missing = [label[n] for n in ("tuner_id", "oracle_port") if values[n] is None]
     if missing:
         raise ValueError(
             f"distributed search with {label['oracle_ip']} also needs "

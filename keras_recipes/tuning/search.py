@@ -86,7 +86,9 @@ def search(
         `summary.csv`, `best_hyperparameters.json`, `best_model.keras`.
 
     Raises:
-        ValueError: On a bad argument.
+        ValueError: On a bad argument, or an incomplete KERASTUNER_*
+            environment (`distributed_role`: e.g. a tuner id without the
+            chief's address, which would run a search of its own).
         RuntimeError: When KerasTuner stops the search after 3 failed trials
             in a row; the summary files are written first.
 
