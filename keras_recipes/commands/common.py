@@ -135,45 +135,102 @@ def positive_float(text):
     return value
 
 
+def _flag(name, applies_to, help, **keywords):
+    """One schedule flag: its name, the schedules it applies to, and the
+    keywords of `add_argument`."""
+    return name, applies_to, {"help": help, **keywords}
+
+
 _ONE_CYCLE, _POWER, _EXPONENTIAL = ("one-cycle",), ("power",), ("exponential",)
-# The schedule-specific flags, by group: (flag, the schedules it applies to,
-# `add_argument` keywords). Left out, a flag takes `train`'s default.
+_PIECEWISE = ("piecewise",)
+# The schedule-specific flags, by group. Left out, a flag takes `train`'s
+# default (`keras_recipes.schedules.recipe_defaults`).
 _SCHEDULE_FLAGS = {
     "one-cycle (OneCycle)": (
-        ("--shape", _ONE_CYCLE, {"choices": SHAPES, "help": "cosine annealing "
-         "(fastai) or Smith's three linear phases (default: cosine)"}),
-        ("--pct-start", _ONE_CYCLE, {"type": float, "help": "fraction of the "
-         "steps spent rising (default: 0.25 cosine, 0.45 linear)"}),
-        ("--div-factor", _ONE_CYCLE, {"type": positive_float, "help": "start = "
-         "learning rate / div_factor (default: 25 cosine, 10 linear)"}),
-        ("--final-div-factor", _ONE_CYCLE, {"type": positive_float, "help": "end "
-         "= start / final_div_factor (default: 1e5 cosine, 1e3 linear)"}),
-        ("--max-momentum", _ONE_CYCLE, {"type": float, "help": "momentum at the "
-         f"ends of the cycle (default: {MAX_MOMENTUM})"}),
-        ("--min-momentum", _ONE_CYCLE, {"type": float, "help": "momentum at the "
-         f"peak learning rate (default: {MIN_MOMENTUM})"}),
+        _flag(
+            "--shape",
+            _ONE_CYCLE,
+            "cosine annealing (fastai) or Smith's three linear phases "
+            "(default: cosine)",
+            choices=SHAPES,
+        ),
+        _flag(
+            "--pct-start",
+            _ONE_CYCLE,
+            "fraction of the steps spent rising (default: 0.25 cosine, 0.45 linear)",
+            type=float,
+        ),
+        _flag(
+            "--div-factor",
+            _ONE_CYCLE,
+            "start = learning rate / div_factor (default: 25 cosine, 10 linear)",
+            type=positive_float,
+        ),
+        _flag(
+            "--final-div-factor",
+            _ONE_CYCLE,
+            "end = start / final_div_factor (default: 1e5 cosine, 1e3 linear)",
+            type=positive_float,
+        ),
+        _flag(
+            "--max-momentum",
+            _ONE_CYCLE,
+            f"momentum at the ends of the cycle (default: {MAX_MOMENTUM})",
+            type=float,
+        ),
+        _flag(
+            "--min-momentum",
+            _ONE_CYCLE,
+            f"momentum at the peak learning rate (default: {MIN_MOMENTUM})",
+            type=float,
+        ),
     ),
     "power and exponential decay": (
-        ("--decay-epochs", _POWER + _EXPONENTIAL, {"type": positive_float,
-         "help": "decay_steps in epochs (default: epochs / 4 for power, epochs "
-         "for exponential)"}),
-        ("--power", _POWER, {"type": float, "help": "power: the exponent c, >= 0 "
-         "(default: 1)"}),
-        ("--decay-rate", _EXPONENTIAL, {"type": float, "help": "exponential: "
-         "factor per decay_steps, in (0, 1] (default: "
-         f"{EXPONENTIAL_DECAY_RATE})"}),
-        ("--staircase", _EXPONENTIAL, {"action": "store_true", "help":
-         "exponential: decay in whole steps of decay_steps"}),
+        _flag(
+            "--decay-epochs",
+            _POWER + _EXPONENTIAL,
+            "decay_steps in epochs (default: epochs / 4 for power, epochs for "
+            "exponential)",
+            type=positive_float,
+        ),
+        _flag(
+            "--power", _POWER, "power: the exponent c, >= 0 (default: 1)", type=float
+        ),
+        _flag(
+            "--decay-rate",
+            _EXPONENTIAL,
+            "exponential: factor per decay_steps, in (0, 1] "
+            f"(default: {EXPONENTIAL_DECAY_RATE})",
+            type=float,
+        ),
+        _flag(
+            "--staircase",
+            _EXPONENTIAL,
+            "exponential: decay in whole steps of decay_steps",
+            action="store_true",
+        ),
     ),
     "piecewise constant": (
-        ("--boundaries", ("piecewise",), {"type": float, "nargs": "+",
-         "metavar": "EPOCH", "help": "increasing epochs at which the rate "
-         "changes (default: epochs / 2, 3 * epochs / 4)"}),
-        ("--values", ("piecewise",), {"type": positive_float, "nargs": "+",
-         "metavar": "RATE", "help": "learning rates, one more than --boundaries "
-         "(default: the learning rate, / 10, / 100)"}),
+        _flag(
+            "--boundaries",
+            _PIECEWISE,
+            "increasing epochs at which the rate changes (default: epochs / 2, "
+            "3 * epochs / 4)",
+            type=float,
+            nargs="+",
+            metavar="EPOCH",
+        ),
+        _flag(
+            "--values",
+            _PIECEWISE,
+            "learning rates, one more than --boundaries (default: the learning "
+            "rate, / 10, / 100)",
+            type=positive_float,
+            nargs="+",
+            metavar="RATE",
+        ),
     ),
-}  # fmt: skip
+}
 
 
 def add_schedule(parser, default="one-cycle"):

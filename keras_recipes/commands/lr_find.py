@@ -94,7 +94,7 @@ def run(args):
         else keras.optimizers.Adam(1e-3)
     )
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    # The sweep's flags are named as find_learning_rate's arguments.
+    # The sweep's flags bear the names of find_learning_rate's arguments.
     sweep = ("min_learning_rate", "max_learning_rate", "num_steps", "method")
     result = keras_recipes.find_learning_rate(
         model,
