@@ -65,6 +65,31 @@ def test_copy_model_leaves_the_original_untouched():
     assert clone.optimizer.weight_decay == pytest.approx(1e-3)
 
 
+def test_copy_model_under_mixed_precision_sets_the_inner_rate():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = compiled(kr.build_mlp((16,), 10))
+        clone = dg.copy_model(model, learning_rate=0.5)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert isinstance(clone.optimizer, keras.optimizers.LossScaleOptimizer)
+    inner = clone.optimizer.inner_optimizer
+    assert isinstance(inner, keras.optimizers.Adam)
+    assert float(inner.learning_rate.numpy()) == pytest.approx(0.5)
+
+
+def test_a_multi_output_model_is_refused_with_the_way_out():
+    inputs = keras.Input((16,))
+    model = keras.Model(
+        inputs,
+        {"a": keras.layers.Dense(10)(inputs), "b": keras.layers.Dense(1)(inputs)},
+    )
+    model.compile("adam", loss={"a": "mse", "b": "mse"})
+    x, y = blobs()
+    with pytest.raises(ValueError, match=r"one output; this one has 2 .*each head"):
+        dg.diagnose(model, x, {"a": y, "b": y}, (x, {"a": y, "b": y}), verbose=0)
+
+
 @pytest.mark.parametrize(
     "train, val, verdict",
     [

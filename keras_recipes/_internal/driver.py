@@ -45,8 +45,67 @@ _MOMENTUM_ATTRIBUTES = (
 )
 
 
+def applying_optimizer(optimizer):
+    """The optimizer that applies the update to the weights.
+
+    Under the `mixed_float16` policy `compile` wraps the optimizer in a
+    `keras.optimizers.LossScaleOptimizer` (a user may also wrap one): the
+    wrapper scales the loss and skips the steps whose gradients are not
+    finite, and its `inner_optimizer` applies the update with its own
+    learning rate, momentum and `iterations`. The wrapper's own learning-rate
+    slot (compiled to 0.0) never reaches the update. Every function of this
+    module takes either, and works on the inner one.
+
+    Raises:
+        ValueError: For a `keras.optimizers.MultiOptimizer`: its variables
+            follow several optimizers, each with its own learning rate.
+    """
+    multi_optimizer = getattr(keras.optimizers, "MultiOptimizer", None)
+    if multi_optimizer is not None and isinstance(optimizer, multi_optimizer):
+        raise ValueError(
+            "Cannot drive the learning rate of a MultiOptimizer: its "
+            "variables follow several optimizers. Give each sub-optimizer its "
+            "own `keras.optimizers.schedules.LearningRateSchedule`, or compile "
+            "with a single optimizer."
+        )
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def accumulation_steps(optimizer):
+    """Batches per applied update: `gradient_accumulation_steps`, or 1."""
+    optimizer = applying_optimizer(optimizer)
+    return getattr(optimizer, "gradient_accumulation_steps", None) or 1
+
+
+def updates_per_epoch(optimizer, steps_per_epoch, who):
+    """The optimizer's applied updates in an epoch of `steps_per_epoch` batches.
+
+    With `gradient_accumulation_steps=k` Keras applies one update every k
+    batches and counts `iterations` in updates (the accumulation goes on
+    across epochs), so a schedule of the fit's updates needs whole updates
+    per epoch.
+
+    Raises:
+        ValueError: If `steps_per_epoch` is not a multiple of k (`who` names
+            the callback in the message).
+    """
+    steps = accumulation_steps(optimizer)
+    if steps_per_epoch % steps:
+        raise ValueError(
+            f"{who} schedules the optimizer's applied updates, and with "
+            f"gradient_accumulation_steps={steps} an epoch of {steps_per_epoch} "
+            "batches does not hold a whole number of updates. Pass "
+            f"`steps_per_epoch` (to `fit` or to the callback) that is a multiple "
+            f"of {steps}, or pick a batch size that gives one."
+        )
+    return steps_per_epoch // steps
+
+
 def momentum_attribute(optimizer):
     """The name of `optimizer`'s momentum attribute, or `None` if it has none."""
+    optimizer = applying_optimizer(optimizer)
     for cls, attribute in _MOMENTUM_ATTRIBUTES:
         if isinstance(optimizer, cls):
             return attribute
@@ -55,6 +114,7 @@ def momentum_attribute(optimizer):
 
 def cycle_momentum_error(optimizer):
     """Why `optimizer`'s momentum cannot follow a schedule, or `None` if it can."""
+    optimizer = applying_optimizer(optimizer)
     name = type(optimizer).__name__
     attribute = momentum_attribute(optimizer)
     if attribute is None:
@@ -85,11 +145,13 @@ def cycle_momentum_error(optimizer):
 
 def has_float_learning_rate(optimizer):
     """Whether `optimizer` was compiled with a float (variable) learning rate."""
+    optimizer = applying_optimizer(optimizer)
     return isinstance(_compiled_learning_rate(optimizer), keras.Variable)
 
 
 def require_float_learning_rate(optimizer):
     """Raises `ValueError` unless `optimizer` has a float learning rate."""
+    optimizer = applying_optimizer(optimizer)
     if not has_float_learning_rate(optimizer):
         raise ValueError(
             "The optimizer must be compiled with a float learning rate to be "
@@ -102,6 +164,7 @@ def require_float_learning_rate(optimizer):
 
 def compiled_learning_rate(optimizer):
     """The float learning rate `optimizer` was compiled with (outside a fit)."""
+    optimizer = applying_optimizer(optimizer)
     return float(ops.convert_to_numpy(_compiled_learning_rate(optimizer)))
 
 
@@ -190,7 +253,8 @@ class ScheduleDriver:
     what is assigned through it can be overwritten at epoch end).
 
     Args:
-        optimizer: The model's optimizer.
+        optimizer: The model's optimizer (a `LossScaleOptimizer`'s inner
+            optimizer is driven, see `applying_optimizer`).
         learning_rate_fn: Function of the float32 position tensor returning
             the learning rate.
         momentum_fn: Optional function of the position returning the momentum.
@@ -207,6 +271,7 @@ class ScheduleDriver:
     """
 
     def __init__(self, optimizer, learning_rate_fn, momentum_fn=None):
+        optimizer = applying_optimizer(optimizer)
         require_float_learning_rate(optimizer)
         self._optimizer = optimizer
         functions = [f for f in (learning_rate_fn, momentum_fn) if f is not None]
@@ -280,7 +345,8 @@ class ScheduleDriver:
 
     def next_position(self, model):
         """The schedule position (an int) of the model's next step."""
-        return int(ops.convert_to_numpy(model.optimizer.iterations)) - self._offset
+        iterations = applying_optimizer(model.optimizer).iterations
+        return int(ops.convert_to_numpy(iterations)) - self._offset
 
     # The two functions below run inside the compiled train step.
 

@@ -25,11 +25,16 @@ def loss_and_gradients(model, x, y):
         `model.trainable_variables` (zeros where a variable is unused).
     """
     variables = model.trainable_variables
+    # Under mixed_float16 the optimizer is a LossScaleOptimizer: the loss is
+    # scaled as in the train step, so small float16 gradients do not flush to
+    # zero, and the gradients are divided back.
+    scale = float(ops.convert_to_numpy(model.optimizer.scale_loss(1.0)))
 
     def loss_of(mapping=None):
         with keras.StatelessScope(state_mapping=mapping):
             y_pred = model(x, training=False)
-            return model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+            return ops.multiply(ops.cast(loss, "float32"), scale)
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
@@ -58,7 +63,7 @@ def loss_and_gradients(model, x, y):
     arrays = [
         np.zeros(v.shape)
         if g is None
-        else np.asarray(ops.convert_to_numpy(g), "float64")
+        else np.asarray(ops.convert_to_numpy(g), "float64") / scale
         for v, g in zip(variables, grads, strict=True)
     ]
-    return float(ops.convert_to_numpy(loss)), arrays
+    return float(ops.convert_to_numpy(loss)) / scale, arrays

@@ -6,6 +6,7 @@ from keras_recipes._internal.driver import (
     ScheduleDriver,
     compiled_learning_rate,
     require_float_learning_rate,
+    updates_per_epoch,
 )
 from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.schedules.evaluate import evaluate
@@ -22,13 +23,18 @@ class SchedulingCallback(keras.callbacks.Callback):
     follow before it begins (the recipes plot it, the preview prints it).
 
     The position of a step is `epoch * steps_per_epoch + batch`, counted
-    from the `fit`'s epochs as Keras numbers them: a `fit(initial_epoch=k)`
+    in the updates the optimizer applies (under `gradient_accumulation_steps=k`
+    one per k batches, so a 1cycle ends at the fit's last update; an epoch
+    must then hold a whole number of updates), and from the `fit`'s epochs as
+    Keras numbers them: a `fit(initial_epoch=k)`
     (KerasTuner's Hyperband, a resumed run) starts at `k * steps_per_epoch`,
     and a second `fit` without `initial_epoch` starts the schedule again,
     like `keras.callbacks.LearningRateScheduler`.
 
     The schedule runs inside the compiled train step (no Python work per
-    batch; exact with `steps_per_execution > 1`). After the fit the optimizer
+    batch; exact with `steps_per_execution > 1`). Under mixed precision it
+    drives the `LossScaleOptimizer`'s inner optimizer, the one that applies
+    the update. After the fit the optimizer
     is given back its compiled learning rate and momentum. The epoch `logs`
     get `learning_rate` (and `momentum` where it is driven): the values for
     the optimizer's next step.
@@ -102,21 +108,22 @@ class SchedulingCallback(keras.callbacks.Callback):
             )
         optimizer = self.model.optimizer
         require_float_learning_rate(optimizer)
+        # Positions count applied updates (k batches each under gradient
+        # accumulation), as the optimizer's `iterations` do.
+        updates = updates_per_epoch(optimizer, steps_per_epoch, type(self).__name__)
         self._curves = self.schedule_for(
-            self.params["epochs"],
-            steps_per_epoch,
-            compiled_learning_rate(optimizer),
+            self.params["epochs"], updates, compiled_learning_rate(optimizer)
         )
         self._driver = ScheduleDriver(
             optimizer, self._curves.learning_rate, self._curves.momentum
         )
-        self._resolved_steps_per_epoch = steps_per_epoch
+        self._updates_per_epoch = updates
 
     def on_epoch_begin(self, epoch, logs=None):
         # The first epoch of the fit tells where in the schedule it starts.
         if not self._driver.installed:
             self._driver.install(
-                self.model, start_position=epoch * self._resolved_steps_per_epoch
+                self.model, start_position=epoch * self._updates_per_epoch
             )
 
     def on_epoch_end(self, epoch, logs=None):

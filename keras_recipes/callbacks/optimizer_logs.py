@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_recipes._internal.driver import momentum_attribute
+from keras_recipes._internal.driver import applying_optimizer, momentum_attribute
 
 
 class OptimizerLogs(keras.callbacks.Callback):
@@ -12,7 +12,8 @@ class OptimizerLogs(keras.callbacks.Callback):
     them for every fit, scheduled or not. A key already in the logs is left
     alone: a scheduling callback listed before it logs the values it drives
     for the next step itself. The momentum is `SGD.momentum` or `beta_1` of
-    the Adam family; an optimizer without one logs none.
+    the Adam family; an optimizer without one logs none. Under mixed
+    precision they are the `LossScaleOptimizer`'s inner optimizer's.
 
     Example:
 
@@ -22,7 +23,7 @@ class OptimizerLogs(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        optimizer = self.model.optimizer
+        optimizer = applying_optimizer(self.model.optimizer)
         if "learning_rate" not in logs:
             logs["learning_rate"] = float(
                 keras.ops.convert_to_numpy(optimizer.learning_rate)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from keras_recipes._internal.driver import applying_optimizer
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 
 
@@ -38,12 +39,17 @@ def copy_model(model, learning_rate=None, weight_decay=None):
     rate / weight decay)."""
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
-    config = model.optimizer.get_config()
+    # Under mixed precision the LossScaleOptimizer's inner optimizer holds the
+    # learning rate: that one is copied, and wrapped again.
+    inner = applying_optimizer(model.optimizer)
+    config = inner.get_config()
     if learning_rate is not None:
         config["learning_rate"] = float(learning_rate)
     if weight_decay is not None:
         config["weight_decay"] = float(weight_decay) or None
-    optimizer = type(model.optimizer).from_config(config)
+    optimizer = type(inner).from_config(config)
+    if inner is not model.optimizer:
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     compile_config = model.get_compile_config()
     clone.compile(
         optimizer=optimizer,

@@ -63,8 +63,20 @@ def diagnose(
 
     Returns:
         A `Diagnosis`.
+
+    Raises:
+        ValueError: For a model with several outputs (the steps read one
+            loss, one output layer and one label array).
     """
     check_positive_int("final_epochs", final_epochs)
+    if len(model.outputs or [None]) > 1:
+        names = ", ".join(getattr(model, "output_names", None) or [])
+        raise ValueError(
+            f"diagnose checks a model with one output; this one has "
+            f"{len(model.outputs)} ({names}). Diagnose each head as a model of "
+            "its own (`keras.Model(model.inputs, model.get_layer(name).output)`, "
+            "compiled with that head's loss)."
+        )
     say = print if verbose else (lambda *a, **k: None)
     steps = []
     say("1/5 initial loss ...")

@@ -6,7 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recipes._internal.driver import ScheduleDriver
+from keras_recipes._internal.driver import (
+    ScheduleDriver,
+    accumulation_steps,
+    applying_optimizer,
+)
 from keras_recipes._internal.state import restore, snapshot, training_variables
 from keras_recipes._internal.validation import (
     check_choice,
@@ -36,7 +40,8 @@ class LRFinder(keras.callbacks.Callback):
     NaN/Inf. Then **the model is restored exactly**: every model variable
     bit for bit and the optimizer's state (iterations, slots, learning rate;
     an optimizer not built before the sweep is left built, at its initial
-    values).
+    values). Under mixed precision the sweep drives the `LossScaleOptimizer`'s
+    inner optimizer; gradient accumulation is refused at `on_train_begin`.
 
     The callback ends the fit when the sweep is over; prefer
     `keras_recipes.find_learning_rate`, which runs the fit for you.
@@ -50,7 +55,8 @@ class LRFinder(keras.callbacks.Callback):
             its best (> 1); `None` stops only on NaN/Inf.
         beta: Smoothing factor of the moving average (fastai: 0.98).
         method: Default suggestion: `"valley"` (fastai's default),
-            `"steep"` (Lightning's), `"minimum"` (min / 10) or `"slide"`.
+            `"steep"` (fastai's, against log(lr)), `"minimum"` (min / 10) or
+            `"slide"`.
         validation_data: Optional `(x, y)` arrays: sweep on the loss on them
             after each step instead of the training batch's loss. Keep it
             small (one batch, e.g. 256 samples): it is evaluated every step.
@@ -128,7 +134,18 @@ class LRFinder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
-        optimizer = model.optimizer
+        optimizer = applying_optimizer(model.optimizer)
+        steps = accumulation_steps(optimizer)
+        if steps > 1:
+            # Keras applies one update per `steps` batches: the loss of the
+            # batches between would be recorded against a rate not yet applied.
+            raise ValueError(
+                "The LR finder sweeps one learning rate per batch and cannot "
+                f"run with gradient_accumulation_steps={steps}. Run it on the "
+                "model compiled without accumulation and with a batch "
+                f"{steps}x larger (the same batch per update), then compile "
+                "it back."
+            )
         self._driver = ScheduleDriver(optimizer, self._sweep)
         if not model.built:
             raise ValueError(
@@ -150,7 +167,9 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         model = self.model
         done = _to_int(model.optimizer.iterations) - self._start
-        rates = self._sweep.values(self._done, done)
+        # A step a LossScaleOptimizer skipped (non-finite gradients) applied
+        # nothing: its loss goes with the rate it tried.
+        rates = self._sweep.values(self._done, max(done, self._done + 1))
         self._learning_rates.append(float(np.exp(np.log(rates).mean())))
         self._done = done
         if self.validation_data is not None:

@@ -1,0 +1,232 @@
+"""The callbacks under the setups users train with, checked by the weights.
+
+Mixed precision (Keras wraps the optimizer in a `LossScaleOptimizer`, whose
+inner optimizer applies the update), a `LossScaleOptimizer` made by the user,
+and gradient accumulation (one update per k batches, `iterations` counting
+updates). The probe model's gradient is exactly 1 at every step, also in
+float16 and bfloat16, so plain SGD moves its float32 kernel by -lr: the weights
+say which learning rate each update applied.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_recipes import LRFinder, find_learning_rate
+from keras_recipes.callbacks import (
+    ExponentialScheduling,
+    GradientMonitor,
+    OneCycle,
+    OptimizerLogs,
+    PerformanceScheduling,
+    PiecewiseConstantScheduling,
+    PowerScheduling,
+)
+from keras_recipes.schedules import OneCycleSchedule, PowerDecay, evaluate
+from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model
+
+STEPS_PER_EPOCH = 8
+BATCH = 4
+EPOCHS = 3
+
+
+@pytest.fixture(params=["mixed_float16", "mixed_bfloat16", "user_loss_scale"])
+def precision(request):
+    """The global dtype policy of the test; returns a function wrapping an
+    optimizer as the setup does (only "user_loss_scale" wraps it itself)."""
+    name = request.param
+    keras.mixed_precision.set_global_policy(
+        "float32" if name == "user_loss_scale" else name
+    )
+    yield (
+        keras.optimizers.LossScaleOptimizer
+        if name == "user_loss_scale"
+        else (lambda optimizer: optimizer)
+    )
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def applied_rates(optimizer, callbacks, epochs=EPOCHS, accumulation=1):
+    """The learning rate each update applied, read from the probe's kernel."""
+    model = probe_model(optimizer)
+    x, y = ones(STEPS_PER_EPOCH * BATCH)
+    recorder = KernelRecorder()
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=epochs,
+        shuffle=False,
+        verbose=0,
+        callbacks=[*callbacks, recorder],
+    )
+    kernels = -np.array(recorder.kernels)[:, 0]
+    # Under accumulation the kernel moves at the last batch of each update.
+    return np.diff(kernels, prepend=0.0)[accumulation - 1 :: accumulation], model
+
+
+def sgd(learning_rate, **kwargs):
+    return keras.optimizers.SGD(learning_rate, **kwargs)
+
+
+SCHEDULES = {
+    # name: (callback, the same schedule as a Keras schedule of the updates)
+    "one-cycle": (
+        lambda: OneCycle(0.5, cycle_momentum=False),
+        OneCycleSchedule(0.5, total_steps=EPOCHS * STEPS_PER_EPOCH),
+    ),
+    "power": (
+        lambda: PowerScheduling(0.2, decay_epochs=1),
+        PowerDecay(0.2, STEPS_PER_EPOCH),
+    ),
+    "exponential": (
+        lambda: ExponentialScheduling(0.2, decay_steps=5),
+        keras.optimizers.schedules.ExponentialDecay(0.2, 5, 0.1),
+    ),
+    "piecewise": (
+        lambda: PiecewiseConstantScheduling([3, 17], [0.3, 0.2, 0.1], unit="step"),
+        keras.optimizers.schedules.PiecewiseConstantDecay([3, 17], [0.3, 0.2, 0.1]),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_schedules_reach_the_optimizer_that_applies_the_update(precision, name):
+    make_callback, schedule = SCHEDULES[name]
+    got, model = applied_rates(precision(sgd(0.01)), [make_callback()])
+    # The same schedule compiled into the optimizer, under the same setup.
+    expected, _ = applied_rates(precision(sgd(schedule)), [])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    assert np.ptp(got) > 0.05  # not the compiled constant 0.01
+    # After the fit the inner optimizer has its compiled rate back.
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+
+
+def test_one_cycle_cycles_the_momentum_of_the_inner_optimizer(precision):
+    def run(callback):
+        model = probe_model(precision(sgd(0.01, momentum=0.9)))
+        x, y = ones(STEPS_PER_EPOCH * BATCH)
+        history = model.fit(
+            x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+            callbacks=[callback, OptimizerLogs()],
+        )  # fmt: skip
+        return float(model.layers[0].kernel.numpy()[0, 0]), history.history
+
+    cycled, history = run(OneCycle(0.3))
+    # NumPy: SGD with momentum, v = mu * v - lr * g, w += v, with g = 1.
+    schedule = OneCycleSchedule(0.3, total_steps=2 * STEPS_PER_EPOCH)
+    momentum = schedule.momentum_schedule(0.95, 0.85)
+    velocity = weight = 0.0
+    for step in range(2 * STEPS_PER_EPOCH):
+        velocity = float(momentum(step)) * velocity - float(schedule(step))
+        weight += velocity
+    assert cycled == pytest.approx(weight, rel=1e-5)
+    fixed, _ = run(OneCycle(0.3, cycle_momentum=False))
+    assert abs(fixed - weight) > 100 * abs(cycled - weight)
+    assert history["momentum"][-1] == pytest.approx(0.95)
+
+
+def test_performance_scheduling_cuts_the_inner_rate(precision):
+    callback = PerformanceScheduling("score", factor=0.5, patience=1, mode="min")
+    got, model = applied_rates(
+        precision(sgd(0.2)), [FeedMetric([1.0, 2.0, 3.0]), callback]
+    )
+    np.testing.assert_allclose(got, np.repeat([0.2, 0.2, 0.1], 8), rtol=1e-5)
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.05)
+
+
+def test_lr_finder_sweeps_the_inner_optimizer(precision):
+    model = probe_model(precision(sgd(0.01)))
+    x, y = ones(16 * BATCH)
+    recorder = KernelRecorder()
+    finder = LRFinder(1e-3, 1.0, num_steps=16, divergence_threshold=None, verbose=0)
+    model.fit(
+        x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+        callbacks=[finder, recorder],
+    )  # fmt: skip
+    result = finder.result
+    applied = np.diff(-np.array(recorder.kernels)[:, 0], prepend=0.0)
+    np.testing.assert_allclose(applied, np.geomspace(1e-3, 1.0, 16), rtol=1e-4)
+    np.testing.assert_allclose(result.learning_rates, applied, rtol=1e-4)
+    # The model is given back as it was.
+    assert float(model.layers[0].kernel.numpy()[0, 0]) == 0.0
+
+
+# ------------------------------------------------- gradient accumulation
+
+
+@pytest.mark.parametrize("accumulation", [2, 4])
+@pytest.mark.parametrize("name", ["one-cycle", "power", "piecewise-epochs"])
+def test_schedules_count_applied_updates(accumulation, name):
+    updates_per_epoch = STEPS_PER_EPOCH // accumulation
+    fit_updates = EPOCHS * updates_per_epoch
+    callback, schedule = {
+        "one-cycle": (
+            OneCycle(0.5, cycle_momentum=False),
+            OneCycleSchedule(0.5, total_steps=fit_updates),
+        ),
+        "power": (
+            PowerScheduling(0.2, decay_epochs=1),
+            PowerDecay(0.2, updates_per_epoch),
+        ),
+        "piecewise-epochs": (
+            PiecewiseConstantScheduling([1, 2], [0.3, 0.2, 0.1]),
+            lambda step: [0.3, 0.2, 0.1][int(step) // updates_per_epoch],
+        ),
+    }[name]
+    optimizer = sgd(0.01, gradient_accumulation_steps=accumulation)
+    got, _ = applied_rates(optimizer, [callback], accumulation=accumulation)
+    expected = [float(evaluate(schedule, step)) for step in range(fit_updates)]
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    if name == "one-cycle":
+        # The cycle ends at the fit's last update, annealed.
+        assert got[-1] < 1e-4 * got.max()
+
+
+def test_epochs_without_whole_updates_are_refused():
+    model = probe_model(sgd(0.01, gradient_accumulation_steps=3))
+    x, y = ones(STEPS_PER_EPOCH * BATCH)
+    match = "gradient_accumulation_steps=3.*multiple of 3"
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, batch_size=BATCH, verbose=0, callbacks=[OneCycle(0.1)])
+
+
+def test_lr_finder_refuses_gradient_accumulation():
+    model = probe_model(sgd(0.01, gradient_accumulation_steps=2))
+    x, y = ones(32)
+    with pytest.raises(ValueError, match="gradient_accumulation_steps=2.*2x larger"):
+        find_learning_rate(model, x, y, batch_size=4, num_steps=10)
+    assert float(model.layers[0].kernel.numpy()[0, 0]) == 0.0
+
+
+def tiny_loss(y_true, y_pred):
+    """A loss whose float16 gradient (1e-7) flushes to a wrong subnormal
+    unless the loss is scaled as the train step does."""
+    del y_true
+    return 1e-4 * keras.ops.mean(y_pred)
+
+
+def test_gradient_monitor_scales_the_loss_under_mixed_float16():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = probe_model(sgd(0.01))
+        model.compile(optimizer=sgd(0.01), loss=tiny_loss)
+        x = np.full((64, 1), 1e-3, "float32")
+        monitor = GradientMonitor((x, np.zeros((64, 1), "float32")), every=1)
+        model.fit(x, np.zeros((64, 1)), batch_size=64, epochs=1, verbose=0,
+                  callbacks=[monitor])  # fmt: skip
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    # d loss / d kernel = 1e-4 * mean(x) = 1e-7 (float16's smallest step is
+    # 6e-8: unscaled, it would read 1.2e-7 or 0).
+    assert monitor.history[0]["global_norm"] == pytest.approx(1e-7, rel=1e-2)
+
+
+def test_a_multi_optimizer_is_refused_at_train_begin():
+    optimizer = keras.optimizers.MultiOptimizer(
+        keras.optimizers.OptimizerMap(sgd(0.01))
+    )
+    model = probe_model(optimizer)
+    x, y = ones(8)
+    with pytest.raises(ValueError, match="Cannot drive the learning rate of a Multi"):
+        model.fit(x, y, batch_size=4, verbose=0, callbacks=[OneCycle(0.1)])
