@@ -121,30 +121,36 @@ def preview(tmp_path, capsys, *flags):
 def test_schedule_one_cycle(tmp_path, capsys):
     lr = 0.02
     table, steps = preview(tmp_path, capsys, "--learning-rate", str(lr))
-    start, end = lr / 25, lr / 25 / 1e5  # div_factor 25, final_div_factor 1e5
+    start, end = lr / 25, lr / 25 / 1e4  # div_factor 25, final_div_factor 1e4
     rates = {k: row[1] for k, row in table.items()}
     momenta = {k: row[2] for k, row in table.items()}
-    # The peak at pct_start = 0.25 of 40 steps: the first step of epoch 2.
+    # PyTorch's phase ends: the peak at step 0.3 * 40 - 1 = 11, the end at
+    # step 39, the last of the fit.
     assert rates["1"] == pytest.approx(start, rel=1e-5)
-    assert rates["2"] == pytest.approx(lr, rel=1e-5)
+    assert float(steps[11]["learning_rate"]) == pytest.approx(lr, rel=1e-5)
+    assert float(steps[39]["learning_rate"]) == pytest.approx(end, rel=1e-4)
     assert rates["end"] == pytest.approx(end, rel=1e-4)
     assert max(float(r["learning_rate"]) for r in steps) == pytest.approx(lr, rel=1e-5)
-    # Cosine fall, halfway at step 10 + 15 = 25: (lr + end) / 2.
+    # Cosine fall, halfway at step (11 + 39) / 2 = 25: (lr + end) / 2.
     assert float(steps[25]["learning_rate"]) == pytest.approx((lr + end) / 2, rel=1e-4)
     assert momenta["1"] == pytest.approx(0.95)
-    assert momenta["2"] == pytest.approx(0.85)
     assert momenta["end"] == pytest.approx(0.95)
-    assert float(steps[10]["momentum"]) == pytest.approx(0.85)
+    assert float(steps[11]["momentum"]) == pytest.approx(0.85)
 
 
 def test_schedule_one_cycle_linear(tmp_path, capsys):
     flags = ["--shape", "linear", "--pct-start", "0.25", "--div-factor", "10"]
     flags += ["--final-div-factor", "100", "--min-momentum", "0.8"]
-    table, _ = preview(tmp_path, capsys, "--learning-rate", "0.1", *flags)
+    _, steps = preview(tmp_path, capsys, "--learning-rate", "0.1", *flags)
     start, end = 0.01, 0.01 / 100
-    expected = [start, 0.1, start, (start + end) / 2, end]  # three linear phases
-    assert [row[1] for row in table.values()] == pytest.approx(expected, rel=1e-4)
-    assert [row[2] for row in table.values()] == pytest.approx(
+    # Three linear phases ending at steps 0.25 * 40 - 1 = 9, 18 and 39.
+    rates = [float(r["learning_rate"]) for r in steps]
+    momenta = [float(r["momentum"]) for r in steps]
+    assert [rates[s] for s in (0, 9, 18, 39)] == pytest.approx(
+        [start, 0.1, start, end], rel=1e-4
+    )
+    assert rates[30] == pytest.approx(start + (end - start) * 12 / 21, rel=1e-4)
+    assert [momenta[s] for s in (0, 9, 18, 30, 39)] == pytest.approx(
         [0.95, 0.8, 0.95, 0.95, 0.95]
     )
 
@@ -181,13 +187,12 @@ def test_schedule_piecewise(tmp_path, capsys):
     flags = ["--schedule", "piecewise", "--boundaries", "1.5", "3"]
     table, steps = preview(tmp_path, capsys, *flags, "--values", "0.3", "0.2", "0.1")
     rates = [float(r["learning_rate"]) for r in steps]
-    # Boundaries at steps 15 and 30; like Keras's PiecewiseConstantDecay, a
-    # boundary step still has the earlier value.
-    assert rates[:16] == pytest.approx([0.3] * 16)
-    assert rates[16:31] == pytest.approx([0.2] * 15)
-    assert rates[31:] == pytest.approx([0.1] * 9)
+    # Epochs 1.5 and 3 begin at steps 15 and 30, which take the new rates.
+    assert rates[:15] == pytest.approx([0.3] * 15)
+    assert rates[15:30] == pytest.approx([0.2] * 15)
+    assert rates[30:] == pytest.approx([0.1] * 10)
     assert [row[1] for row in table.values()] == pytest.approx(
-        [0.3, 0.3, 0.2, 0.2, 0.1]
+        [0.3, 0.3, 0.2, 0.1, 0.1]
     )
 
 
@@ -195,7 +200,7 @@ def test_schedule_piecewise_defaults_follow_train(tmp_path, capsys):
     # train --schedule piecewise: lr, lr / 10, lr / 100 from epochs / 2, 3 / 4.
     table, _ = preview(tmp_path, capsys, "--schedule", "piecewise")
     assert [row[1] for row in table.values()] == pytest.approx(
-        [0.01, 0.01, 0.01, 0.001, 0.0001]
+        [0.01, 0.01, 0.001, 0.0001, 0.0001]
     )
 
 

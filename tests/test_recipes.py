@@ -77,7 +77,7 @@ def test_train_smoke(tmp_path, capsys, schedule):
         peak = metrics["learning_rate"]
         rates = [float(r["learning_rate"]) for r in rows]
         assert rates[0] > peak / 25 and rates[1] == pytest.approx(
-            peak / 25 / 1e5, rel=1e-3
+            peak / 25 / 1e4, rel=1e-3
         )
     # The schedule followed, for every schedule: the rate of every step.
     assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"

@@ -37,11 +37,13 @@ def test_power_decay_halves_after_decay_steps():
 
 
 def test_one_cycle_cosine_defaults_at_boundaries():
-    schedule = OneCycleSchedule(max_learning_rate=1.0, total_steps=1000)
-    start, end = 1.0 / 25, 1.0 / 25 / 1e5
-    assert schedule.pct_start == 0.25
+    # PyTorch's defaults and phase ends: the peak at step 0.3 T - 1, the end
+    # (start / 1e4) at step T - 1.
+    schedule = OneCycleSchedule(max_learning_rate=1.0, total_steps=1001)
+    start, end = 1.0 / 25, 1.0 / 25 / 1e4
+    assert schedule.pct_start == 0.3
     np.testing.assert_allclose(
-        values(schedule, [0, 125, 250, 625, 1000, 5000]),
+        values(schedule, [0, 149.65, 299.3, 649.65, 1000, 5000]),
         [start, (start + 1.0) / 2, 1.0, (1.0 + end) / 2, end, end],
         rtol=1e-5,
     )
@@ -49,23 +51,60 @@ def test_one_cycle_cosine_defaults_at_boundaries():
 
 def test_one_cycle_cosine_is_cosine_between_boundaries():
     schedule = OneCycleSchedule(0.5, total_steps=100, pct_start=0.3)
-    start, end = 0.5 / 25, 0.5 / 25 / 1e5
+    start, end = 0.5 / 25, 0.5 / 25 / 1e4
     steps = np.arange(0, 101)
-    p = steps / 100
-    rising = start + (0.5 - start) * (1 - np.cos(np.pi * p / 0.3)) / 2
-    falling = end + (0.5 - end) * (1 + np.cos(np.pi * (p - 0.3) / 0.7)) / 2
-    expected = np.where(p < 0.3, rising, falling)
+    rising = start + (0.5 - start) * (1 - np.cos(np.pi * steps / 29)) / 2
+    falling = end + (0.5 - end) * (1 + np.cos(np.pi * (steps - 29) / 70)) / 2
+    expected = np.where(steps <= 29, rising, np.where(steps <= 99, falling, end))
     np.testing.assert_allclose(values(schedule, steps), expected, rtol=1e-4, atol=1e-9)
 
 
 def test_one_cycle_linear_three_phases():
-    schedule = OneCycleSchedule(1.0, total_steps=1000, shape="linear")
+    schedule = OneCycleSchedule(1.0, total_steps=1001, shape="linear")
     start, end = 0.1, 0.1 / 1000
+    # Phase ends (PyTorch's three_phase): 0.45 T - 1, 0.9 T - 2, T - 1.
+    peak, back = 0.45 * 1001 - 1, 0.9 * 1001 - 2
     np.testing.assert_allclose(
-        values(schedule, [0, 225, 450, 675, 900, 950, 1000, 1200]),
-        [start, 0.55, 1.0, 0.55, start, (start + end) / 2, end, end],
+        values(schedule, [0, peak / 2, peak, (peak + back) / 2, back, 1000, 1200]),
+        [start, 0.55, 1.0, 0.55, start, end, end],
         rtol=1e-5,
     )
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    "shape, options",
+    [
+        ("cosine", {}),
+        ("cosine", {"pct_start": 0.25, "div_factor": 10, "final_div_factor": 1e3}),
+        ("linear", {"pct_start": 0.45, "div_factor": 10, "final_div_factor": 1e3}),
+    ],
+)
+@pytest.mark.parametrize("total_steps", [10, 37, 1000])
+def test_one_cycle_is_pytorch_one_cycle_lr_step_for_step(shape, options, total_steps):
+    import torch
+
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=0.5,
+        total_steps=total_steps,
+        anneal_strategy="cos" if shape == "cosine" else "linear",
+        three_phase=shape == "linear",
+        **options,
+    )
+    torch_rates, torch_momenta = [], []
+    for _ in range(total_steps):
+        torch_rates.append(optimizer.param_groups[0]["lr"])
+        torch_momenta.append(optimizer.param_groups[0]["momentum"])
+        optimizer.step()
+        scheduler.step()
+    ours = OneCycleSchedule(0.5, total_steps, shape=shape, **options)
+    steps = np.arange(total_steps)
+    # float32 against float64: 1e-9 absolute at the tail of the cosine.
+    np.testing.assert_allclose(ours(steps, xp=np), torch_rates, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(ours.momentum(steps, xp=np), torch_momenta, rtol=1e-6)
 
 
 @pytest.mark.parametrize("shape", ["cosine", "linear"])
@@ -117,10 +156,11 @@ def test_scaled_schedule():
 
 def test_piecewise_constant_by_epoch_converts_boundaries():
     schedule = piecewise_constant_by_epoch([1.5, 3], [0.1, 0.01, 0.001], 10)
-    assert schedule.boundaries == [15, 30]
+    # Keras switches after a boundary: epoch 1.5 begins at step 15.
+    assert schedule.boundaries == [14, 29]
     np.testing.assert_allclose(
-        values(schedule, [0, 14, 15, 16, 30, 31]),
-        [0.1, 0.1, 0.1, 0.01, 0.01, 0.001],
+        values(schedule, [0, 14, 15, 16, 29, 30]),
+        [0.1, 0.1, 0.01, 0.01, 0.01, 0.001],
         rtol=1e-6,
     )
 

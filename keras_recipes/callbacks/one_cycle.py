@@ -11,8 +11,9 @@ class OneCycle(SchedulingCallback):
 
     During the fit the optimizer follows exactly
     `OneCycleSchedule(max_learning_rate, total_steps=<steps of the fit>, ...)`
-    with the same defaults (cosine form: start at max / 25, peak at 25 % of
-    the steps, end at start / 1e5), evaluated inside the compiled train step.
+    with the same defaults (PyTorch's `OneCycleLR`: start at max / 25, peak
+    at 30 % of the steps, end at start / 1e4 on the fit's last update),
+    evaluated inside the compiled train step.
     With `cycle_momentum=True` the momentum (`SGD.momentum`, or `beta_1` of
     Adam, AdamW, Adamax, Nadam) moves inversely, from `max_momentum` down to
     `min_momentum` at the peak and back, and really changes the update on

@@ -158,7 +158,7 @@ _SCHEDULE_FLAGS = {
         _flag(
             "--pct-start",
             _ONE_CYCLE,
-            "fraction of the steps spent rising (default: 0.25 cosine, 0.45 linear)",
+            "fraction of the steps spent rising (default: 0.3 cosine, 0.45 linear)",
             type=float,
         ),
         _flag(
@@ -170,7 +170,7 @@ _SCHEDULE_FLAGS = {
         _flag(
             "--final-div-factor",
             _ONE_CYCLE,
-            "end = start / final_div_factor (default: 1e5 cosine, 1e3 linear)",
+            "end = start / final_div_factor (default: 1e4 cosine, 1e3 linear)",
             type=positive_float,
         ),
         _flag(

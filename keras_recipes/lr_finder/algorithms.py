@@ -1,10 +1,13 @@
 """The LR range test's algorithms, as pure NumPy functions.
 
 Smoothing, the divergence rule and the four suggestion methods of fastai's
-`lr_find` (valley, slide, minimum / 10, steep), which also covers Lightning's
-single suggestion (steepest descent). Each suggestion function takes the
-learning rates and the smoothed losses of a clean curve (see `clean_curve`)
-and returns a learning rate.
+`lr_find` (valley, slide, minimum / 10, steep). Lightning's single suggestion
+is not among them: it takes the steepest slope against the *linear* learning
+rate (`np.gradient(loss, lr)`), which on an exponential sweep picks a rate
+near the end of the descent that, on our curves, does not train; `steep` is
+fastai's, against log(lr). Each suggestion function takes the learning rates
+and the smoothed losses of a clean curve (see `clean_curve`) and returns a
+learning rate.
 """
 
 import math
@@ -60,12 +63,20 @@ def divergence_index(smoothed, threshold=4.0):
 
 
 def clean_curve(learning_rates, smoothed, skip_start=None, skip_end=5):
-    """The part of the curve the suggestions use, as fastai's `lr_find` does.
+    """The part of the curve the suggestions use.
 
     Stops before the first non-finite value, then drops the first
-    `skip_start` points (default: a tenth of the sweep, where the average is
-    still settling) and the last `skip_end` (where the loss shoots up), unless
-    that would leave fewer than 3 points.
+    `skip_start` points (default: a tenth of the finite points, where the
+    average is still settling) and the last `skip_end` (where the loss shoots
+    up), unless that would leave fewer than 3 points.
+
+    fastai's `lr_find` keeps `losses[num_it // 10 : -5]`, and this differs
+    twice, on purpose: it skips a tenth of the points recorded, not of the
+    steps planned (a sweep that diverged after 30 of 100 steps would lose a
+    third of its curve to fastai's fixed 10), and it cuts the non-finite
+    tail first and then `skip_end` more (fastai's 5 include the NaN point
+    that ended the sweep, so we drop one finite point more; no suggestion
+    can use a NaN).
 
     Returns:
         `(learning_rates, smoothed)` as float64 arrays.
@@ -126,7 +137,7 @@ def _fastai_valley_index(losses):
 
 def suggest_steep(learning_rates, losses):
     """The learning rate where the loss falls fastest against log(lr)
-    (fastai `steep`, Lightning's suggestion)."""
+    (fastai's `steep`)."""
     lrs = np.asarray(learning_rates, dtype="float64")
     losses = np.asarray(losses, dtype="float64")
     _check_length(len(losses), 2, "steep")

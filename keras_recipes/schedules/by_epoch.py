@@ -17,7 +17,9 @@ def piecewise_constant_by_epoch(boundaries, values, steps_per_epoch):
 
     Returns:
         A `keras.optimizers.schedules.PiecewiseConstantDecay` whose boundaries
-        are `round(boundary * steps_per_epoch)` steps.
+        are `round(boundary * steps_per_epoch) - 1` steps: Keras switches
+        after a boundary (`step > boundary`), so a boundary at epoch k takes
+        effect exactly at the first step of epoch k.
 
     Raises:
         ValueError: If the lengths do not match, the boundaries are not
@@ -26,12 +28,12 @@ def piecewise_constant_by_epoch(boundaries, values, steps_per_epoch):
     Example:
 
     >>> schedule = piecewise_constant_by_epoch([5, 15], [1e-2, 5e-3, 1e-3], 100)
-    >>> schedule.boundaries
-    [500, 1500]
+    >>> schedule.boundaries  # steps 500 and 1500 are the first of the new rates
+    [499, 1499]
     """
     steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
     boundaries, values = check_piecewise(boundaries, values)
-    step_boundaries = [int(round(b * steps_per_epoch)) for b in boundaries]
+    step_boundaries = [int(round(b * steps_per_epoch)) - 1 for b in boundaries]
     if len(set(step_boundaries)) != len(step_boundaries):
         raise ValueError(
             "`boundaries` fall on the same step once converted with "

@@ -19,8 +19,8 @@ MIN_MOMENTUM = 0.85
 
 # Defaults per shape: (pct_start, div_factor, final_div_factor).
 _DEFAULTS = {
-    # fastai's `fit_one_cycle`: start = max / 25, final = start / 1e5.
-    "cosine": (0.25, 25.0, 1e5),
+    # PyTorch's `OneCycleLR`: start = max / 25, final = start / 1e4.
+    "cosine": (0.3, 25.0, 1e4),
     # Smith's three phases (Géron's `OneCycleScheduler`): start = max / 10,
     # back to the start at 90 % of the steps, then down to start / 1000.
     "linear": (0.45, 10.0, 1e3),
@@ -31,20 +31,27 @@ _DEFAULTS = {
 class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Smith's 1cycle learning-rate policy, in its cosine or three-phase form.
 
-    With progress p = clip(step / total_steps, 0, 1), start = max / div_factor
-    and end = start / final_div_factor:
+    Step for step the curve of PyTorch's `OneCycleLR` (tested against torch):
+    with start = max / div_factor, end = start / final_div_factor, T =
+    `total_steps` and the peak at step P = pct_start * T - 1,
 
-    * `shape="cosine"` (default): cosine annealing from start up to max while
-      p < pct_start, then cosine annealing from max down to end:
+    * `shape="cosine"` (default): cosine annealing from start up to max over
+      steps 0..P, then from max down to end over steps P..T-1:
       lr = a + (b - a) * (1 - cos(pi * q)) / 2, q the progress in the phase.
-    * `shape="linear"`: three linear phases, start -> max for p < pct_start,
-      max -> start for p < 2 * pct_start, then start -> end.
+    * `shape="linear"`: three linear phases, start -> max over 0..P, max ->
+      start over P..2P, then start -> end over 2P..T-1 (PyTorch's
+      `three_phase=True`).
 
-    The cosine form is the default because it is what fastai's
-    `fit_one_cycle` and PyTorch's `OneCycleLR` use (so LRs found for them
-    transfer), its smooth turns avoid the kink at the peak, and it spends
-    more of the run near the maximum, where 1cycle gets its speed-up. The
-    linear form reproduces Smith (2018) and Géron's `OneCycleScheduler`.
+    The last step of the cycle applies `end`. The cosine defaults are
+    PyTorch's (`pct_start=0.3`, `div_factor=25`, `final_div_factor=1e4`),
+    so LRs found for it transfer. fastai's `fit_one_cycle(lr_max, div,
+    div_final, pct_start)` is `OneCycleSchedule(lr_max, T, div_factor=div,
+    final_div_factor=div_final / div, pct_start=pct_start)` (fastai divides
+    the peak by `div_final`; defaults 25, 1e5, 0.25), and fastai places the
+    phases at step / T, one step later than PyTorch. The cosine's smooth
+    turns avoid the kink at the peak and it spends more of the run near the
+    maximum, where 1cycle gets its speed-up; the linear form reproduces
+    Smith (2018) and Géron's `OneCycleScheduler`.
 
     Steps past `total_steps` keep the final learning rate.
 
@@ -52,13 +59,13 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         max_learning_rate: The peak learning rate. Must be > 0.
         total_steps: Steps in the whole cycle. Must be >= 1.
         shape: `"cosine"` or `"linear"`.
-        pct_start: Fraction of the steps spent rising (fastai's and PyTorch's
-            `pct_start`). Defaults to 0.25 (cosine) or 0.45 (linear, which
-            leaves the last 10 % for the final annihilation phase).
+        pct_start: Fraction of the steps spent rising (PyTorch's and
+            fastai's `pct_start`). Defaults to 0.3 (cosine) or 0.45 (linear,
+            which leaves the last 10 % for the final annihilation phase).
         div_factor: start = max_learning_rate / div_factor. Defaults to 25
             (cosine) or 10 (linear).
-        final_div_factor: end = start / final_div_factor. Defaults to 1e5
-            (cosine) or 1e3 (linear).
+        final_div_factor: end = start / final_div_factor (PyTorch's
+            meaning). Defaults to 1e4 (cosine) or 1e3 (linear).
         name: Optional name of the schedule.
 
     Raises:
@@ -67,7 +74,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     Example:
 
     >>> schedule = OneCycleSchedule(max_learning_rate=0.1, total_steps=1000)
-    >>> round(float(schedule(250)), 6)  # the peak, at pct_start
+    >>> round(float(schedule(299)), 6)  # the peak, at pct_start * 1000 - 1
     0.1
     >>> model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9))
 
@@ -126,7 +133,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     @property
     def final_learning_rate(self):
-        """The learning rate from `total_steps` on."""
+        """The learning rate of step `total_steps - 1` and after."""
         return self.initial_learning_rate / self.final_div_factor
 
     def __call__(self, step, xp=ops):
@@ -206,20 +213,41 @@ def one_cycle_curve(step, total_steps, pct_start, *, start, peak, end, shape, xp
     with `keras.ops` (default) or `xp=numpy`.
     """
     step = ops.cast(step, "float32") if xp is ops else xp.asarray(step, "float32")
-    p = xp.clip(step / float(total_steps), 0.0, 1.0)
+    # PyTorch's phase ends: the peak at step pct_start * T - 1, the end at
+    # step T - 1 (the last step of the cycle applies it).
+    peak_step = pct_start * total_steps - 1.0
+    last_step = float(total_steps - 1)
+    rising = _progress(step, 0.0, peak_step, xp)
     if shape == "cosine":
-        rising = _cosine(start, peak, p / pct_start, xp)
-        falling = _cosine(peak, end, (p - pct_start) / (1.0 - pct_start), xp)
-        return xp.where(p < pct_start, rising, falling)
-    rising = _linear(start, peak, p / pct_start, xp)
-    falling = _linear(peak, start, (p - pct_start) / pct_start, xp)
-    last_phase = max(1.0 - 2.0 * pct_start, 1e-12)
-    annihilating = _linear(start, end, (p - 2.0 * pct_start) / last_phase, xp)
+        falling = _progress(step, peak_step, last_step, xp)
+        return xp.where(
+            step <= peak_step,
+            _cosine(start, peak, rising, xp),
+            _cosine(peak, end, falling, xp),
+        )
+    back_step = 2.0 * pct_start * total_steps - 2.0
+    falling = _progress(step, peak_step, back_step, xp)
+    annihilating = _progress(step, back_step, last_step, xp)
     return xp.where(
-        p < pct_start,
-        rising,
-        xp.where(p < 2.0 * pct_start, falling, annihilating),
+        step <= peak_step,
+        _linear(start, peak, rising, xp),
+        xp.where(
+            step <= back_step,
+            _linear(peak, start, falling, xp),
+            _linear(start, end, annihilating, xp),
+        ),
     )
+
+
+def _progress(step, first, last, xp):
+    """The progress in [0, 1] of `step` through the phase `first` to `last`
+    (a phase of no length is over at once)."""
+    if last <= first:
+        return xp.ones_like(step)
+    # Exactly 1 from `last` on: float32 rounding of a fractional `first`
+    # would leave the cosine/linear a hair short of the phase's end value.
+    progress = xp.clip((step - first) / (last - first), 0.0, 1.0)
+    return xp.where(step >= last, 1.0, progress)
 
 
 # Both interpolations are written as convex combinations, exact at q = 0 and
@@ -227,10 +255,9 @@ def one_cycle_curve(step, total_steps, pct_start, *, start, peak, end, shape, xp
 # learning rate, ~1e-7 of the peak) to cancellation.
 def _cosine(a, b, q, xp):
     # a + (b - a) * (1 - cos(pi q)) / 2, as a cos^2 + b sin^2 of (pi q / 2).
-    half_angle = (math.pi / 2.0) * xp.clip(q, 0.0, 1.0)
+    half_angle = (math.pi / 2.0) * q
     return a * xp.square(xp.cos(half_angle)) + b * xp.square(xp.sin(half_angle))
 
 
 def _linear(a, b, q, xp):
-    q = xp.clip(q, 0.0, 1.0)
     return a * (1.0 - q) + b * q
