@@ -9,7 +9,7 @@ import keras_recipes as kr
 from tests.conftest import FeedMetric
 
 
-def fit(values, stopper, epochs=None):
+def fit(values, stopper, epochs=None, key="score"):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
@@ -23,7 +23,7 @@ def fit(values, stopper, epochs=None):
 
     history = model.fit(
         x, y, epochs=epochs or len(values), verbose=0,
-        callbacks=[FeedMetric(values), Snapshot(), stopper],
+        callbacks=[FeedMetric(values, key), Snapshot(), stopper],
     )  # fmt: skip
     return model, weights, len(history.history["loss"])
 
@@ -80,8 +80,10 @@ def test_start_from_epoch_ignores_warm_up():
 
 
 def test_max_mode_from_name():
-    stopper = kr.EarlyStopping("val_accuracy", patience=1)
-    assert stopper.mode == "max"
+    # mode="auto" on a name no compiled metric has: by its last word.
+    stopper = kr.EarlyStopping("val_top_accuracy", patience=1)
+    _, _, ran = fit([0.5, 0.6, 0.7], stopper, key="val_top_accuracy")
+    assert ran == 3 and stopper.best == 0.7 and stopper.mode == "auto"
 
 
 def test_state_round_trip_continues_the_count():
@@ -99,7 +101,7 @@ def test_state_round_trip_continues_the_count():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"patience": 0}, r"`patience` must be >= 1. Received: patience=0"),
+        ({"patience": -1}, r"`patience` must be >= 0. Received: patience=-1"),
         ({"start_from_epoch": -1}, r"`start_from_epoch` must be >= 0"),
         ({"min_delta": -1}, r"`min_delta` must be >= 0"),
         ({"baseline": math.nan}, r"`baseline` must be finite"),

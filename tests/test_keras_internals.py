@@ -31,6 +31,25 @@ def kernel(model):
     return float(np.ravel(keras.ops.convert_to_numpy(model.layers[0].kernel))[0])
 
 
+@pytest.mark.parametrize(
+    "metric, direction",
+    [
+        (keras.metrics.Accuracy(), "up"),
+        (keras.metrics.PearsonCorrelation(), "up"),
+        (keras.metrics.MeanSquaredError(), "down"),
+        (keras.metrics.Mean(), None),
+    ],
+)
+def test_metric_direction_is_what_keras_monitor_callbacks_read(metric, direction):
+    require(
+        fence.metric_direction(metric) == direction,
+        f"{type(metric).__name__}._direction is not {direction!r}",
+    )
+    # Keras's own callbacks resolve mode="auto" from it.
+    source = inspect.getsource(keras.callbacks.EarlyStopping.__mro__[1])
+    require("_direction" in source, "MonitorCallback no longer reads `_direction`")
+
+
 def test_learning_rate_slot_is_what_the_step_evaluates():
     model = probe_model(keras.optimizers.SGD(0.1))
     optimizer = model.optimizer

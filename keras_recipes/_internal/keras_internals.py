@@ -13,6 +13,8 @@ Keras (checked on 3.6 to 3.15):
   changes the optimizer's variable list, and refuses anything once a schedule
   is set; the scheduling callbacks must swap what the step evaluates without
   changing the variables (weights files and JAX state keep their structure).
+* `metric._direction`: `"up"` or `"down"`, what Keras's own
+  `MonitorCallback` reads to resolve `mode="auto"` (no public name).
 * `model._initial_epoch`: the epoch `fit` starts from when set before it
   begins (the hook Keras's own `BackupAndRestore` uses).
 
@@ -41,6 +43,12 @@ def set_learning_rate_slot(optimizer, value):
     """Makes the optimizer's train step evaluate `value` as its learning rate,
     leaving its variables as they are (see the module docstring)."""
     optimizer._learning_rate = value
+
+
+def metric_direction(metric):
+    """`"up"`, `"down"` or `None`: which way `metric` improves, as Keras's
+    own callbacks read it for `mode="auto"`."""
+    return getattr(metric, "_direction", None)
 
 
 def set_initial_epoch(model, epoch):

@@ -42,6 +42,11 @@ def check_number(name, value, *, low=None, high=None, low_open=False, high_open=
 
 def check_positive_int(name, value, *, allow_none=False):
     """Checks that `value` is an integer >= 1 (or `None` when allowed)."""
+    return check_int(name, value, low=1, allow_none=allow_none)
+
+
+def check_int(name, value, *, low, allow_none=False):
+    """Checks that `value` is an integer >= `low` (or `None` when allowed)."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -49,8 +54,8 @@ def check_positive_int(name, value, *, allow_none=False):
             f"`{name}` must be an integer. Received: {name}={value!r} "
             f"of type {type(value).__name__}"
         )
-    if value < 1:
-        raise ValueError(f"`{name}` must be >= 1. Received: {name}={value}")
+    if value < low:
+        raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
     return int(value)
 
 

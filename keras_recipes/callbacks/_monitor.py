@@ -6,41 +6,94 @@ A value that is NaN or infinite is never an improvement and never "best".
 
 import math
 
+import numpy as np
+
+from keras_recipes._internal.keras_internals import metric_direction
 from keras_recipes._internal.validation import check_choice, check_number
 
 MODES = ("auto", "min", "max")
 
-# Parts of metric names that tell their direction, for `mode="auto"`.
-_HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "iou", "r2")
-_LOWER_IS_BETTER = (
-    "loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge",
-    "kl_divergence", "poisson", "logcosh",
-)  # fmt: skip
+# Whole words (the last one or two of a metric's name, split at "_") that
+# tell its direction, the fallback of `mode="auto"` when the model's
+# metrics do not say.
+_HIGHER_IS_BETTER = {
+    "acc",
+    "accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "f1",
+    "f1_score",
+    "fbeta_score",
+    "iou",
+    "r2",
+    "r2_score",
+    "similarity",
+    "specificity",
+    "sensitivity",
+}
+_LOWER_IS_BETTER = {
+    "loss", "error", "mse", "mae", "mape", "msle", "rmse", "crossentropy",
+    "hinge", "divergence", "poisson", "logcosh",
+}  # fmt: skip
 
 
-def resolve_mode(monitor, mode):
+def resolve_mode(monitor, mode, model=None):
     """Returns `"min"` or `"max"` for `monitor`.
 
-    `"auto"` reads the direction from the metric's name (accuracy-like names
-    are maximised, loss- and error-like names minimised).
+    `"auto"` decides as Keras's own callbacks do, then by the name:
+
+    1. a loss (`loss`, `val_loss`, `<output>_loss`) is minimised;
+    2. a compiled metric of `model` (its name, or `<output>_<name>` of a
+       multi-output model) goes the way the metric says (Keras's
+       `Metric._direction`);
+    3. otherwise the last word or two of the name, as whole words:
+       accuracy, auc, precision, recall, f1_score, iou, r2_score... are
+       maximised; error, mse, mae, crossentropy, hinge... minimised.
 
     Raises:
-        ValueError: If `mode` is invalid, or `"auto"` and the name tells
-            nothing.
+        ValueError: If `mode` is invalid, or `"auto"` and none of these
+            tells.
     """
     check_choice("mode", mode, MODES)
     if mode != "auto":
         return mode
-    name = monitor.lower()
-    if any(key in name for key in _HIGHER_IS_BETTER):
-        return "max"
-    if any(key in name for key in _LOWER_IS_BETTER):
+    name = monitor.removeprefix("val_")
+    if name == "loss" or name.endswith("_loss"):
         return "min"
+    direction = _compiled_direction(model, name)
+    if direction is not None:
+        return "max" if direction == "up" else "min"
+    words = name.lower().split("_")
+    for tail in ("_".join(words[-2:]), words[-1]):
+        if tail in _HIGHER_IS_BETTER:
+            return "max"
+        if tail in _LOWER_IS_BETTER:
+            return "min"
     raise ValueError(
         f"mode='auto' cannot tell whether `{monitor}` should be minimised or "
-        "maximised. Pass mode='min' or mode='max'. "
+        "maximised: it is not a loss, no compiled metric of the model says, "
+        "and its name ends in no known word. Pass mode='min' or mode='max'. "
         f"Received: monitor={monitor!r}, mode='auto'"
     )
+
+
+def _compiled_direction(model, name):
+    """ "up"/"down" of the model's compiled metric that logs as `name`: the
+    metric's own name, or `<output>_<name>` (the longest such name wins)."""
+    if model is None:
+        return None
+    metrics, found = list(getattr(model, "metrics", None) or []), []
+    while metrics:
+        metric = metrics.pop()
+        inner = getattr(metric, "metrics", None)  # CompileMetrics, MetricsList
+        if isinstance(inner, (list, tuple)):
+            metrics.extend(inner)
+        elif name == metric.name or name.endswith("_" + metric.name):
+            direction = metric_direction(metric)
+            if direction in ("up", "down"):
+                found.append((len(metric.name), direction))
+    return max(found)[1] if found else None
 
 
 class Monitor:
@@ -48,8 +101,8 @@ class Monitor:
 
     Args:
         monitor: Key of the epoch logs, e.g. `"val_loss"`.
-        mode: `"min"`, `"max"` or `"auto"` (from the name: accuracy-like
-            metrics are maximised, loss- and error-like ones minimised).
+        mode: `"min"`, `"max"` or `"auto"` (see `resolve_mode`; decided at
+            the first value, once the model and the logs are known).
         min_delta: Smallest change that counts as an improvement (>= 0).
         owner: Name of the callback, for error messages.
 
@@ -64,19 +117,26 @@ class Monitor:
                 f"`monitor` must be a string. Received: monitor={monitor!r}"
             )
         self.monitor = monitor
-        self.mode = resolve_mode(monitor, mode)
+        self.requested_mode = check_choice("mode", mode, MODES)
+        # "min" or "max"; for "auto", `None` until the first `value`.
+        self.mode = None if mode == "auto" else mode
         self.min_delta = check_number("min_delta", min_delta, low=0)
         self.owner = owner
         self.best = None
 
     def reset(self):
         self.best = None
+        if self.requested_mode == "auto":
+            self.mode = None  # Resolved again, against the next fit's model.
 
-    def value(self, logs):
-        """The monitored value in `logs` as a float.
+    def value(self, logs, model=None):
+        """The monitored value in `logs` as a float; resolves `mode="auto"`
+        (from `model`'s metrics) the first time.
 
         Raises:
-            ValueError: If `logs` lacks the monitored key (lists the keys).
+            ValueError: If `logs` lacks the monitored key (lists the keys),
+                the value holds more than one number, or `mode="auto"`
+                cannot be resolved.
         """
         logs = logs or {}
         if self.monitor not in logs:
@@ -86,7 +146,17 @@ class Monitor:
                 f"epoch logs. Available keys: {available}. (Validation metrics "
                 "need `validation_data` or `validation_split` in `fit`.)"
             )
-        return float(logs[self.monitor])
+        value = np.asarray(logs[self.monitor], dtype="float64")
+        if value.size != 1:
+            raise ValueError(
+                f"{self.owner} monitors `{self.monitor}`, which holds "
+                f"{value.size} values (shape {value.shape}); it can watch one "
+                "number. Compile the metric to give one (e.g. "
+                "`F1Score(average='macro')`) or monitor another key."
+            )
+        if self.mode is None:
+            self.mode = resolve_mode(self.monitor, "auto", model)
+        return float(value.reshape(()))
 
     def is_improvement(self, value):
         """Whether `value` beats the best so far by more than `min_delta`."""
@@ -99,6 +169,8 @@ class Monitor:
             return False
         if reference is None:
             return True
+        if self.mode is None:  # Compared before any `value`: by the name.
+            self.mode = resolve_mode(self.monitor, "auto")
         if self.mode == "min":
             return value < reference - self.min_delta
         return value > reference + self.min_delta

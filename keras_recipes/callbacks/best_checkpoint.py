@@ -12,7 +12,7 @@ from keras_recipes._internal.atomic import (
     remove_stale,
     write_json,
 )
-from keras_recipes._internal.validation import check_positive_int
+from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.callbacks._monitor import Monitor
 
 MANIFEST_VERSION = 2
@@ -102,12 +102,22 @@ class BestCheckpoint(keras.callbacks.Callback):
             `ModelCheckpoint` (e.g. `"ckpt/epoch{epoch:03d}-{val_loss:.3f}.keras"`);
             must end in `.keras`, or `.weights.h5` with `save_weights_only`.
             A path without `{epoch}` gets `-epoch{epoch:03d}` before its
-            suffix (`best.keras` -> `best-epoch007.keras`); `best_path` and
-            the manifest name the current best.
+            suffix (`best.keras` -> `best-epoch007.keras`; with an integer
+            `save_freq`, also `-batch{batch:05d}`); `best_path` and the
+            manifest name the current best.
         monitor: Key of the epoch logs to compare.
         mode: `"auto"`, `"min"` or `"max"`.
         min_delta: Smallest improvement over a kept checkpoint that counts.
         save_top_k: How many of the best checkpoints to keep (>= 1).
+        save_best_only: `False` keeps every checkpoint with a finite value
+            (Keras's `save_best_only=False`; `save_top_k` is then unused).
+        initial_value_threshold: Save nothing that is not better than this
+            (Keras's argument of the same name).
+        save_freq: `"epoch"` (default) compares and saves at the end of each
+            epoch; an integer N does it every N batches (Keras's meaning),
+            on the training logs of that batch (a running mean over the
+            epoch so far; validation metrics exist only at epoch end).
+            `filepath` may then hold `{batch}`.
         save_last: Also keep the latest epoch as `last.keras` (or
             `last.weights.h5`) in the same folder. That file is replaced in
             place (atomically); after a crash the manifest's `last` entry
@@ -144,6 +154,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         save_weights_only=False,
         manifest=None,
         verbose=0,
+        save_best_only=True,
+        initial_value_threshold=None,
+        save_freq="epoch",
     ):
         super().__init__()
         self.filepath = str(filepath)
@@ -155,11 +168,26 @@ class BestCheckpoint(keras.callbacks.Callback):
                 f"save_weights_only={self.save_weights_only}. "
                 f"Received: filepath={self.filepath!r}"
             )
-        if "{epoch" not in self.filepath:
-            self.filepath = (
-                self.filepath.removesuffix(suffix) + "-epoch{epoch:03d}" + suffix
+        if save_freq != "epoch":
+            save_freq = check_positive_int("save_freq", save_freq)
+        self.save_freq = save_freq
+        if save_freq != "epoch":
+            self.on_train_batch_end = self._save_on_batch
+        unique = "{epoch" in self.filepath and (
+            save_freq == "epoch" or "{batch" in self.filepath
+        )
+        if not unique:
+            tag = "-epoch{epoch:03d}" + (
+                "" if save_freq == "epoch" else "-batch{batch:05d}"
             )
+            self.filepath = self.filepath.removesuffix(suffix) + tag + suffix
         self.save_top_k = check_positive_int("save_top_k", save_top_k)
+        self.save_best_only = bool(save_best_only)
+        self.initial_value_threshold = (
+            None
+            if initial_value_threshold is None
+            else check_number("initial_value_threshold", initial_value_threshold)
+        )
         self.monitor = monitor
         self.mode = mode
         self.min_delta = min_delta
@@ -194,6 +222,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._restored = True
 
     def on_train_begin(self, logs=None):
+        self._epoch = self._batches = 0
         remove_stale(Path(self.filepath).parent)
         if not self._restored:
             self._restore(read_manifest(self.manifest))
@@ -217,18 +246,37 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.kept = [c for c in manifest["checkpoints"] if os.path.exists(c["path"])]
         self.last = manifest["last"]
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def _save_on_batch(self, batch, logs=None):
+        # `on_train_batch_end` with an integer `save_freq` only: Keras keeps
+        # dispatching steps asynchronously unless a batch hook is defined.
+        self._batches += 1
+        if self._batches % self.save_freq == 0:
+            self._consider(self._epoch, logs, batch)
+
     def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._consider(epoch, logs)
+
+    def _consider(self, epoch, logs, batch=None):
+        """Compares the monitored value of `logs`; saves, writes the
+        manifest, evicts."""
         logs = logs or {}
-        value = self._tracker.value(logs)
+        value = self._tracker.value(logs, self.model)
         entry = {"epoch": epoch + 1, "value": value}
+        if batch is not None:
+            entry["batch"] = batch + 1
         evicted = []
         if math.isfinite(value) and self._ranks_in_top_k(value):
-            entry["path"] = self._format_path(epoch, logs)
+            entry["path"] = self._format_path(epoch, logs, batch)
             self._save(entry["path"])
             self.kept = [c for c in self.kept if c["path"] != entry["path"]]
             self.kept = sorted(self.kept + [entry], key=self._sort_key)
-            evicted = self.kept[self.save_top_k :]
-            self.kept = self.kept[: self.save_top_k]
+            if self.save_best_only:
+                evicted = self.kept[self.save_top_k :]
+                self.kept = self.kept[: self.save_top_k]
             if self.verbose and self.kept[0] is entry:
                 print(
                     f"\nEpoch {epoch + 1}: {self.monitor} = {value:.5g}, new best: "
@@ -238,11 +286,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             self._save(str(self.last_path))
             # JSON has no NaN / Inf: a non-finite value is written as null.
             shown = value if math.isfinite(value) else None
-            self.last = {
-                "epoch": epoch + 1,
-                "value": shown,
-                "path": str(self.last_path),
-            }
+            self.last = {**entry, "value": shown, "path": str(self.last_path)}
         write_json(self.manifest, self._manifest())
         kept_paths = {c["path"] for c in self.kept}
         for old in evicted:
@@ -251,7 +295,10 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def _ranks_in_top_k(self, value):
         """Whether `value` beats the worst kept checkpoint by `min_delta`."""
-        if len(self.kept) < self.save_top_k:
+        threshold = self.initial_value_threshold
+        if threshold is not None and not self._tracker.improves_on(value, threshold):
+            return False
+        if not self.save_best_only or len(self.kept) < self.save_top_k:
             return True
         return self._tracker.improves_on(value, self.kept[-1]["value"])
 
@@ -259,10 +306,13 @@ class BestCheckpoint(keras.callbacks.Callback):
         value = checkpoint["value"]
         return value if self._tracker.mode == "min" else -value
 
-    def _format_path(self, epoch, logs):
+    def _format_path(self, epoch, logs, batch=None):
         # Normalized as the manifest's paths are read back, so that one file
         # has one spelling (eviction compares them).
-        return os.path.normpath(self.filepath.format(epoch=epoch + 1, **logs))
+        numbers = {"epoch": epoch + 1}
+        if batch is not None:
+            numbers["batch"] = batch + 1
+        return os.path.normpath(self.filepath.format(**numbers, **logs))
 
     def _save(self, path):
         with atomic_path(path) as tmp:

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.validation import check_int, check_number
 from keras_recipes.callbacks._monitor import Monitor
 
 
@@ -34,7 +34,9 @@ class EarlyStopping(keras.callbacks.Callback):
         monitor: Key of the epoch logs to watch.
         mode: `"auto"`, `"min"` or `"max"`.
         min_delta: Smallest change that counts as an improvement.
-        patience: Epochs without improvement before stopping (>= 1).
+        patience: Epochs without improvement before stopping (>= 0; as in
+            Keras, 0 and 1 both stop at the first epoch that does not
+            improve).
         baseline: A value the monitor must beat within `patience` epochs.
         start_from_epoch: Epochs to wait before watching (warm-up).
         restore_best_weights: Restore the best epoch's weights at the end.
@@ -76,7 +78,9 @@ class EarlyStopping(keras.callbacks.Callback):
     ):
         super().__init__()
         self.monitor = monitor
-        self.patience = check_positive_int("patience", patience)
+        # Keras's meaning: 0 and 1 both stop at the first epoch without
+        # improvement.
+        self.patience = check_int("patience", patience, low=0)
         self.start_from_epoch = int(
             check_number("start_from_epoch", start_from_epoch, low=0)
         )
@@ -95,7 +99,7 @@ class EarlyStopping(keras.callbacks.Callback):
         )
         self.verbose = verbose
         self._tracker = Monitor(monitor, mode, min_delta, owner="EarlyStopping")
-        self.mode = self._tracker.mode
+        self.mode = mode
         self._restored = False
         self._reset()
 
@@ -145,7 +149,7 @@ class EarlyStopping(keras.callbacks.Callback):
         self._restored = False
 
     def on_epoch_end(self, epoch, logs=None):
-        value = self._tracker.value(logs)
+        value = self._tracker.value(logs, self.model)
         if epoch < self.start_from_epoch:
             return
         reason = None
@@ -169,11 +173,11 @@ class EarlyStopping(keras.callbacks.Callback):
             value, self.divergence_threshold
         ):
             reason = "divergence"
-        elif self.wait >= self.patience:
+        elif self.wait >= max(self.patience, 1):
             reason = "patience"
         elif (
             self.baseline is not None
-            and epoch + 1 - self.start_from_epoch >= self.patience
+            and epoch + 1 - self.start_from_epoch >= max(self.patience, 1)
             and not (self.best is not None and self._beats(self.best, self.baseline))
         ):
             reason = "patience"
@@ -196,7 +200,7 @@ class EarlyStopping(keras.callbacks.Callback):
 
     def _at_least(self, value, threshold):
         """Whether `value` is as good as `threshold` or better."""
-        return value <= threshold if self.mode == "min" else value >= threshold
+        return value <= threshold if self._tracker.mode == "min" else value >= threshold
 
     def _beats(self, value, reference):
-        return value < reference if self.mode == "min" else value > reference
+        return value < reference if self._tracker.mode == "min" else value > reference

@@ -3,9 +3,13 @@
 import keras
 from keras import ops
 
-from keras_recipes._internal.driver import ScheduledValue, has_float_learning_rate
+from keras_recipes._internal.driver import (
+    ScheduledValue,
+    applying_optimizer,
+    has_float_learning_rate,
+)
 from keras_recipes._internal.keras_internals import learning_rate_slot
-from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.validation import check_int, check_number
 from keras_recipes.callbacks._monitor import Monitor
 from keras_recipes.schedules.scaled import ScaledSchedule
 
@@ -22,13 +26,18 @@ class PerformanceScheduling(keras.callbacks.Callback):
 
     After `patience` epochs without an improvement larger than `min_delta`,
     lr <- max(lr * factor, min_learning_rate), then `cooldown` epochs pass
-    before the count starts again. On a schedule, "lr" is the rate at the
-    current step, and the whole schedule is scaled from then on.
+    before the count starts again (PyTorch's `ReduceLROnPlateau` meaning;
+    Keras's skips `cooldown - 1`, so Keras's `cooldown=c` is ours `c - 1`).
+    On a schedule, "lr" is the rate at the current step, and the whole
+    schedule is scaled from then on. Under mixed precision it drives the
+    `LossScaleOptimizer`'s inner optimizer.
 
     Args:
         monitor: Key of the epoch logs to watch.
         factor: Multiplier of the learning rate, in (0, 1).
-        patience: Epochs without improvement before a reduction (>= 1).
+        patience: Epochs without improvement before a reduction (>= 0; as
+            in Keras, 0 and 1 both reduce at the first epoch that does not
+            improve).
         mode: `"auto"`, `"min"` or `"max"`.
         min_delta: Smallest change that counts as an improvement.
         cooldown: Epochs to wait after a reduction (>= 0).
@@ -66,7 +75,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
         self.factor = check_number(
             "factor", factor, low=0, high=1, low_open=True, high_open=True
         )
-        self.patience = check_positive_int("patience", patience)
+        self.patience = check_int("patience", patience, low=0)
         self.mode = mode
         self.min_delta = min_delta
         self.cooldown = int(check_number("cooldown", cooldown, low=0))
@@ -117,7 +126,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
         # is not: after a restart the optimizer has its compiled schedule
         # again, so the reductions made so far are put back here (unless the
         # model was itself loaded with its ScaledSchedule).
-        optimizer = self.model.optimizer
+        optimizer = applying_optimizer(self.model.optimizer)
         schedule = learning_rate_slot(optimizer)
         if has_float_learning_rate(optimizer) or isinstance(schedule, ScaledSchedule):
             return
@@ -126,8 +135,10 @@ class PerformanceScheduling(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        value = self._tracker.value(logs)
-        optimizer = self.model.optimizer  # Through `self.model`: syncs JAX state.
+        value = self._tracker.value(logs, self.model)
+        # Through `self.model`: syncs JAX state. Under mixed precision, the
+        # LossScaleOptimizer's inner optimizer applies the update.
+        optimizer = applying_optimizer(self.model.optimizer)
         if isinstance(learning_rate_slot(optimizer), ScheduledValue):
             raise ValueError(
                 "PerformanceScheduling cannot be combined with another "
@@ -140,7 +151,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
             self.cooldown_counter -= 1
         else:
             self.wait += 1
-            if self.wait >= self.patience:
+            if self.wait >= max(self.patience, 1):
                 self._reduce(optimizer, epoch)
                 self.cooldown_counter = self.cooldown
                 self.wait = 0
