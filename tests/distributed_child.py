@@ -1,0 +1,137 @@
+"""Child process of tests/test_distribution.py: the callbacks on 2 replicas.
+
+    python tests/distributed_child.py tensorflow OUT.json   # MirroredStrategy
+    python tests/distributed_child.py jax OUT.json          # DataParallel
+
+Two logical CPU devices must be configured before TensorFlow or JAX start,
+so this runs in its own process. It trains the probe model of
+tests/conftest.py (gradient 1 per replica) under the strategy and writes the
+largest differences between what the optimizer applied and the reference,
+for the test to assert on.
+"""
+
+import json
+import os
+import sys
+
+BACKEND, OUT = sys.argv[1], sys.argv[2]
+os.environ["KERAS_BACKEND"] = BACKEND
+if BACKEND == "jax":
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import contextlib  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_recipes as kr  # noqa: E402
+from keras_recipes.schedules import OneCycleSchedule, PowerDecay  # noqa: E402
+from tests.conftest import KernelRecorder, ones, probe_model  # noqa: E402
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+    STRATEGY = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    REPLICAS = STRATEGY.num_replicas_in_sync
+
+    def scope():
+        return STRATEGY.scope()
+else:
+    devices = keras.distribution.list_devices("cpu")
+    keras.distribution.set_distribution(
+        keras.distribution.DataParallel(devices=devices)
+    )
+    REPLICAS = len(devices)
+    scope = contextlib.nullcontext
+
+STEPS, BATCH, EPOCHS = 8, 8, 2
+
+
+def kernels(make_optimizer, callbacks=(), epochs=EPOCHS):
+    # Created in the scope: Keras refuses slots of an optimizer made outside.
+    with scope():
+        model = probe_model(make_optimizer())
+    x, y = ones(STEPS * BATCH)
+    recorder = KernelRecorder()
+    model.fit(
+        x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[*callbacks, recorder],
+    )  # fmt: skip
+    return np.array(recorder.kernels)[:, 0], model
+
+
+def largest_difference(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+results = {"replicas": REPLICAS}
+total = EPOCHS * STEPS
+# The gradient the optimizer sees per step (Keras's own reduction over the
+# replicas), read from one plain SGD step.
+first, _ = kernels(lambda: keras.optimizers.SGD(1.0), epochs=1)
+gradient = -float(first[0])
+results["gradient"] = gradient
+
+# Each scheduling callback against the same schedule compiled into SGD.
+cases = {
+    "one-cycle": (kr.OneCycle(0.3, cycle_momentum=False), OneCycleSchedule(0.3, total)),
+    "power": (kr.PowerScheduling(0.2, decay_epochs=1), PowerDecay(0.2, STEPS)),
+    "exponential": (
+        kr.ExponentialScheduling(0.2, decay_steps=5),
+        keras.optimizers.schedules.ExponentialDecay(0.2, 5, 0.1),
+    ),
+    "piecewise": (
+        kr.PiecewiseConstantScheduling([1], [0.3, 0.1]),
+        keras.optimizers.schedules.PiecewiseConstantDecay([STEPS - 1], [0.3, 0.1]),
+    ),
+}
+for name, (callback, schedule) in cases.items():
+    got, model = kernels(lambda: keras.optimizers.SGD(0.01), [callback])
+    expected, _ = kernels(lambda s=schedule: keras.optimizers.SGD(s))
+    results[name] = largest_difference(got, expected)
+    results[name + "_moved"] = float(np.ptp(np.diff(got)))
+    results[name + "_restored"] = float(model.optimizer.learning_rate.numpy())
+
+# Momentum cycling against NumPy: v = mu * v - lr * g, w += v.
+got, _ = kernels(lambda: keras.optimizers.SGD(0.01, momentum=0.9), [kr.OneCycle(0.3)])
+schedule = OneCycleSchedule(0.3, total)
+momentum = schedule.momentum_schedule(0.95, 0.85)
+velocity, weight, simulated = 0.0, 0.0, []
+for step in range(total):
+    velocity = float(momentum(step)) * velocity - float(schedule(step)) * gradient
+    weight += velocity
+    simulated.append(weight)
+results["momentum"] = largest_difference(got, simulated) / max(abs(weight), 1e-12)
+
+# The finder's sweep reaches the optimizer, and the model is usable after
+# (its momentum slots are built by the finder, before the sweep).
+with scope():
+    model = probe_model(keras.optimizers.SGD(0.01, momentum=0.5))
+x, y = ones(16 * BATCH)
+recorder = KernelRecorder()
+finder = kr.LRFinder(1e-3, 1.0, num_steps=16, divergence_threshold=None, verbose=0)
+model.fit(
+    x, y, batch_size=BATCH, epochs=2, shuffle=False, verbose=0,
+    callbacks=[finder, recorder],
+)  # fmt: skip
+# With momentum mu the kernel moves by v_t = mu * v_{t-1} - lr_t * g.
+moves = np.diff(-np.array(recorder.kernels)[:, 0], prepend=0.0)
+applied = (moves - 0.5 * np.concatenate([[0.0], moves[:-1]])) / gradient
+results["finder"] = largest_difference(
+    np.log(applied), np.log(np.geomspace(1e-3, 1.0, 16))
+)
+results["finder_restored_kernel"] = float(model.layers[0].kernel.numpy()[0, 0])
+model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+with scope():
+    twin = probe_model(keras.optimizers.SGD(0.01, momentum=0.5))
+twin.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+results["fit_after_finder"] = float(model.layers[0].kernel.numpy()[0, 0])
+results["fit_of_untouched_twin"] = float(twin.layers[0].kernel.numpy()[0, 0])
+
+with open(OUT, "w") as f:
+    json.dump(results, f)
