@@ -5,6 +5,11 @@ file system, so the rename is atomic), flushed and fsynced, then moved over
 the target with `os.replace`, and the folder is fsynced so that the rename
 itself survives a crash. If anything fails before the rename, the temporary
 file is removed and the target is untouched.
+
+In a multi-worker run only the chief writes and removes the shared files
+(`keras_recipes._internal.workers`): on another worker `atomic_path` yields
+a path in a private temporary folder, removed after the write, and `remove`
+and `remove_stale` leave the shared folder alone.
 """
 
 import contextlib
@@ -12,6 +17,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+from keras_recipes._internal.workers import is_chief
 
 # Temporary files are named `.tmp-keras-recipes-<name>.<random><suffixes>`: a
 # process killed mid-write leaves one behind, which `remove_stale` deletes.
@@ -31,6 +38,12 @@ def atomic_path(path):
     ...     model.save(tmp)
     """
     path = Path(path)
+    if not is_chief():
+        # The same work, into a folder of this worker's own (a save may need
+        # every worker), and nothing written into the shared one.
+        with tempfile.TemporaryDirectory(prefix="keras-recipes-worker-") as folder:
+            yield Path(folder) / path.name
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
     fd, tmp = tempfile.mkstemp(
@@ -56,10 +69,17 @@ def remove_stale(folder):
     Call it only when no other process is writing to `folder`.
     """
     folder = Path(folder)
-    if folder.is_dir():
+    if is_chief() and folder.is_dir():
         for path in folder.glob(f"{PREFIX}*"):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def remove(path):
+    """Deletes `path` if it exists (on the chief only, see above)."""
+    if is_chief():
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
 
 
 def write_json(path, data):

@@ -9,6 +9,7 @@ import keras
 from keras_recipes._internal.atomic import (
     atomic_path,
     read_json,
+    remove,
     remove_stale,
     write_json,
 )
@@ -290,8 +291,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         write_json(self.manifest, self._manifest())
         kept_paths = {c["path"] for c in self.kept}
         for old in evicted:
-            if old["path"] not in kept_paths and os.path.exists(old["path"]):
-                os.remove(old["path"])
+            if old["path"] not in kept_paths:
+                remove(old["path"])
 
     def _ranks_in_top_k(self, value):
         """Whether `value` beats the worst kept checkpoint by `min_delta`."""

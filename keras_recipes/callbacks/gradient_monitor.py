@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_recipes._internal.gradients import loss_and_gradients
 from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.workers import is_chief
 
 
 class GradientMonitor(keras.callbacks.Callback):
@@ -157,7 +158,7 @@ class GradientMonitor(keras.callbacks.Callback):
         self._before = [np.array(ops.convert_to_numpy(v), copy=True)
                         for v in model.trainable_variables]  # fmt: skip
         self._diagnose(record)
-        if self.log_dir:
+        if self.log_dir and is_chief():  # Other workers write no runs.
             self._write(
                 record, {n: np.concatenate(e["grads"]) for n, e in layers.items()}
             )
@@ -181,7 +182,7 @@ class GradientMonitor(keras.callbacks.Callback):
             ratio = math.sqrt(delta) / math.sqrt(weight) if weight > 0 else None
             record["layers"][name]["update_ratio"] = ratio
         self._before = None
-        if self.log_dir:
+        if self.log_dir and is_chief():  # Other workers write no runs.
             self._write_updates(record)
 
     def _diagnose(self, record):

@@ -1,6 +1,5 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 from keras_recipes._internal.atomic import (
     atomic_path,
     read_json,
+    remove,
     remove_stale,
     write_json,
 )
@@ -188,19 +188,15 @@ class ResumableBackup(keras.callbacks.Callback):
             return
         keep = _files(state)
         for name in _files(previous) - keep:
-            path = self.backup_dir / name
-            if path.exists():
-                os.remove(path)
+            remove(self.backup_dir / name)
 
     def _delete(self):
         state = read_json(self._state_path)
         if state is None:
             return
-        os.remove(self._state_path)
+        remove(self._state_path)
         for name in _files(state):
-            path = self.backup_dir / name
-            if path.exists():
-                os.remove(path)
+            remove(self.backup_dir / name)
 
 
 def _files(state):
