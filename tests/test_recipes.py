@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+import keras_recipes as kr
+
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
@@ -157,3 +159,14 @@ def test_plot_schedule_smoke(tmp_path, capsys):
         "learning_rate",
         "momentum",
     }
+
+
+def test_train_watches_early_stopping_from_the_schedule_peak():
+    from keras_recipes.commands.train import build_parser, peak_epoch
+
+    args = build_parser().parse_args(["--epochs", "15"])
+    # 1cycle over 15 x 40 steps peaks at step 0.3 * 600 - 1 = 179: epoch 4.
+    assert peak_epoch(kr.OneCycle(0.1), args, 40, 0.1) == 4
+    assert peak_epoch(kr.ExponentialScheduling(decay_epochs=5), args, 40, 0.1) == 0
+    assert peak_epoch(kr.PerformanceScheduling("val_loss"), args, 40, 0.1) == 0
+    assert peak_epoch(None, args, 40, 0.1) == 0
