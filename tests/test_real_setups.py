@@ -16,6 +16,7 @@ from keras_recipes import LRFinder, find_learning_rate
 from keras_recipes.callbacks import (
     ExponentialScheduling,
     GradientMonitor,
+    NaNGuard,
     OneCycle,
     OptimizerLogs,
     PerformanceScheduling,
@@ -230,3 +231,26 @@ def test_a_multi_optimizer_is_refused_at_train_begin():
     x, y = ones(8)
     with pytest.raises(ValueError, match="Cannot drive the learning rate of a Multi"):
         model.fit(x, y, batch_size=4, verbose=0, callbacks=[OneCycle(0.1)])
+
+
+def test_nan_guard_restores_finite_weights_under_mixed_float16():
+    # SGD at 1e3 overflows float16 in a few steps: the LossScaleOptimizer
+    # skips the steps with non-finite gradients, the loss still turns NaN.
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 4)).astype("float32")
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer=sgd(1e3), loss="mse")
+        guard = NaNGuard(verbose=0)
+        y = x.sum(axis=1, keepdims=True)
+        model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                  callbacks=[guard])  # fmt: skip
+        # Keras's TerminateOnNaN leaves weights whose float16 loss is NaN.
+        loss = model.evaluate(x, y, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert guard.bad_step is not None and guard.restored_step < guard.bad_step
+    assert np.isfinite(loss)
+    variables = model.weights + model.optimizer.variables  # wrapper's and inner's
+    assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables)
