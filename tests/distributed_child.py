@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 import keras_recipes as kr  # noqa: E402
 from keras_recipes.schedules import OneCycleSchedule, PowerDecay  # noqa: E402
-from tests.conftest import KernelRecorder, ones, probe_model  # noqa: E402
+from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model  # noqa: E402
 
 if BACKEND == "tensorflow":
     import tensorflow as tf
@@ -96,6 +96,16 @@ for name, (callback, schedule) in cases.items():
     results[name] = largest_difference(got, expected)
     results[name + "_moved"] = float(np.ptp(np.diff(got)))
     results[name + "_restored"] = float(model.optimizer.learning_rate.numpy())
+
+# A plateau cut: epoch 2 does not improve, epoch 3 runs at half the rate.
+callback = kr.PerformanceScheduling("score", factor=0.5, patience=1, mode="min")
+got, _ = kernels(
+    lambda: keras.optimizers.SGD(0.2),
+    [FeedMetric([1.0, 2.0, 3.0]), callback],
+    epochs=3,
+)
+applied = np.diff(got, prepend=0.0) / -gradient
+results["performance"] = largest_difference(applied, np.repeat([0.2, 0.2, 0.1], STEPS))
 
 # Momentum cycling against NumPy: v = mu * v - lr * g, w += v.
 got, _ = kernels(lambda: keras.optimizers.SGD(0.01, momentum=0.9), [kr.OneCycle(0.3)])

@@ -35,6 +35,7 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
         # its compiled rate back.
         assert results[name + "_moved"] > 0.1, name
         assert results[name + "_restored"] == pytest.approx(0.01), name
+    assert results["performance"] < 1e-6
     assert results["momentum"] < 1e-5  # relative to NumPy's cycled momentum
     assert results["finder"] < 1e-4  # log of the rates of the sweep
     assert results["finder_restored_kernel"] == 0.0

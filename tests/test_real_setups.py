@@ -157,7 +157,9 @@ def test_lr_finder_sweeps_the_inner_optimizer(precision):
 
 
 @pytest.mark.parametrize("accumulation", [2, 4])
-@pytest.mark.parametrize("name", ["one-cycle", "power", "piecewise-epochs"])
+@pytest.mark.parametrize(
+    "name", ["one-cycle", "power", "exponential-epochs", "piecewise-epochs"]
+)
 def test_schedules_count_applied_updates(accumulation, name):
     updates_per_epoch = STEPS_PER_EPOCH // accumulation
     fit_updates = EPOCHS * updates_per_epoch
@@ -169,6 +171,12 @@ def test_schedules_count_applied_updates(accumulation, name):
         "power": (
             PowerScheduling(0.2, decay_epochs=1),
             PowerDecay(0.2, updates_per_epoch),
+        ),
+        "exponential-epochs": (
+            ExponentialScheduling(0.2, decay_epochs=2),
+            keras.optimizers.schedules.ExponentialDecay(
+                0.2, 2 * updates_per_epoch, 0.1
+            ),
         ),
         "piecewise-epochs": (
             PiecewiseConstantScheduling([1, 2], [0.3, 0.2, 0.1]),
@@ -182,6 +190,35 @@ def test_schedules_count_applied_updates(accumulation, name):
     if name == "one-cycle":
         # The cycle ends at the fit's last update, annealed.
         assert got[-1] < 1e-4 * got.max()
+
+
+@pytest.mark.parametrize("accumulation", [2, 4])
+def test_momentum_and_plateau_cuts_count_applied_updates(accumulation):
+    # 1cycle's momentum: v = mu * v - lr * g, w += v, once per update (g = 1).
+    updates = EPOCHS * STEPS_PER_EPOCH // accumulation
+    optimizer = sgd(0.01, momentum=0.9, gradient_accumulation_steps=accumulation)
+    model = probe_model(optimizer)
+    x, y = ones(STEPS_PER_EPOCH * BATCH)
+    model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+              callbacks=[OneCycle(0.3)])  # fmt: skip
+    schedule = OneCycleSchedule(0.3, total_steps=updates)
+    momentum = schedule.momentum_schedule(0.95, 0.85)
+    velocity = weight = 0.0
+    for step in range(updates):
+        velocity = float(momentum(step)) * velocity - float(schedule(step))
+        weight += velocity
+    assert float(model.layers[0].kernel.numpy()[0, 0]) == pytest.approx(
+        weight, rel=1e-5
+    )
+    # A plateau cut applies from the next epoch's first update on.
+    callback = PerformanceScheduling("score", factor=0.5, patience=1, mode="min")
+    got, _ = applied_rates(
+        sgd(0.2, gradient_accumulation_steps=accumulation),
+        [FeedMetric([1.0, 2.0, 3.0]), callback],
+        accumulation=accumulation,
+    )
+    per_epoch = STEPS_PER_EPOCH // accumulation
+    np.testing.assert_allclose(got, np.repeat([0.2, 0.2, 0.1], per_epoch), rtol=1e-5)
 
 
 def test_epochs_without_whole_updates_are_refused():
