@@ -8,7 +8,9 @@ side by side with ours. Where we differ on purpose (the README's table
 "Differences from Keras's callbacks"), the test says so and checks our side.
 """
 
+import copy
 import math
+import pickle
 
 import keras
 import numpy as np
@@ -324,10 +326,15 @@ def test_integer_save_freq_saves_every_n_batches(tmp_path):
         (2, 1),
         (2, 3),
     ]
+    # KerasTuner deep-copies callbacks: the batch hook follows the copy.
+    for twin in (copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
+        assert twin.on_train_batch_end.__self__ is twin
 
 
 def test_bad_save_freq_is_refused():
     with pytest.raises(ValueError, match=r"`save_freq` must be >= 1"):
         kr.BestCheckpoint("m.keras", save_freq=0)
-    with pytest.raises(TypeError, match=r"`save_freq` must be an integer"):
+    with pytest.raises(ValueError, match=r"`save_freq` must be 'epoch' or an int"):
         kr.BestCheckpoint("m.keras", save_freq="invalid_save_freq")
+    with pytest.raises(TypeError, match=r"`save_freq` must be an integer"):
+        kr.BestCheckpoint("m.keras", save_freq=2.5)

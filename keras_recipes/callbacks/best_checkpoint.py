@@ -170,10 +170,16 @@ class BestCheckpoint(keras.callbacks.Callback):
                 f"Received: filepath={self.filepath!r}"
             )
         if save_freq != "epoch":
+            if isinstance(save_freq, str):
+                raise ValueError(
+                    "`save_freq` must be 'epoch' or an integer >= 1 (batches). "
+                    f"Received: save_freq={save_freq!r}"
+                )
             save_freq = check_positive_int("save_freq", save_freq)
-        self.save_freq = save_freq
-        if save_freq != "epoch":
+            # A batch hook only then: with one defined, Keras stops
+            # dispatching steps asynchronously.
             self.on_train_batch_end = self._save_on_batch
+        self.save_freq = save_freq
         unique = "{epoch" in self.filepath and (
             save_freq == "epoch" or "{batch" in self.filepath
         )
@@ -251,8 +257,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._epoch = epoch
 
     def _save_on_batch(self, batch, logs=None):
-        # `on_train_batch_end` with an integer `save_freq` only: Keras keeps
-        # dispatching steps asynchronously unless a batch hook is defined.
+        # `on_train_batch_end` with an integer `save_freq` (see __init__).
         self._batches += 1
         if self._batches % self.save_freq == 0:
             self._consider(self._epoch, logs, batch)
