@@ -10,7 +10,7 @@ class OneCycle(SchedulingCallback):
     """Trains with Smith's 1cycle policy, whatever learning rate was compiled.
 
     During the fit the optimizer follows exactly
-    `OneCycleSchedule(max_learning_rate, total_steps=<steps of the fit>, ...)`
+    `OneCycleSchedule(max_learning_rate, total_steps=<updates of the fit>, ...)`
     with the same defaults (PyTorch's `OneCycleLR`: start at max / 25, peak
     at 30 % of the steps, end at start / 1e4 on the fit's last update),
     evaluated inside the compiled train step.
