@@ -4,8 +4,6 @@ import json
 import time
 from pathlib import Path
 
-import keras
-
 
 def start_run(args, name, args_file="args.json"):
     """Creates the run folder, writes the resolved arguments, seeds everything.
@@ -20,6 +18,8 @@ def start_run(args, name, args_file="args.json"):
     Returns:
         The run folder, as a `pathlib.Path`.
     """
+    import keras  # Here: the parsers are built without it.
+
     folder = args.log_dir or Path("runs") / time.strftime(f"{name}-%Y%m%d-%H%M%S")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

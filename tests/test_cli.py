@@ -44,6 +44,33 @@ def test_help_lists_every_subcommand(capsys):
         assert squeezed(summary) in squeezed(out)
 
 
+HELP_ARGVS = [["--help"], ["--version"]] + [[n, "--help"] for n, _ in cli.COMMANDS]
+
+
+@pytest.mark.backend_independent
+def test_help_and_version_import_no_framework():
+    # Each in a fresh interpreter: Keras, TensorFlow, JAX, PyTorch,
+    # KerasTuner, matplotlib and scikit-learn stay unimported (Keras alone
+    # takes ~7 s with TensorFlow; docs/benchmarks.md has the times).
+    script = (
+        "import json, sys\n"
+        "from keras_recipes.cli import main\n"
+        "try:\n"
+        "    main(json.loads(sys.argv[1]))\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'keras', 'tensorflow', 'jax', 'torch', 'keras_tuner',\n"
+        "         'matplotlib', 'sklearn'}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & heavy)))\n"
+    )
+    for argv in HELP_ARGVS:
+        done = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(argv)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert json.loads(done.stdout.splitlines()[-1]) == [], argv
+
+
 @pytest.mark.backend_independent
 def test_no_subcommand_prints_help_and_returns_2(capsys):
     assert cli.main([]) == 2

@@ -4,10 +4,15 @@ import argparse
 import csv
 from pathlib import Path
 
-from keras_recipes.callbacks.by_name import scheduling_callback
-from keras_recipes.models.pairing import HIDDEN_ACTIVATIONS
-from keras_recipes.schedules.factory import EXPONENTIAL_DECAY_RATE, SCHEDULE_NAMES
-from keras_recipes.schedules.one_cycle import MAX_MOMENTUM, MIN_MOMENTUM, SHAPES
+# Constants only: the parsers are built without importing Keras.
+from keras_recipes._internal.names import (
+    EXPONENTIAL_DECAY_RATE,
+    HIDDEN_ACTIVATIONS,
+    MAX_MOMENTUM,
+    MIN_MOMENTUM,
+    SCHEDULE_NAMES,
+)
+from keras_recipes._internal.names import ONE_CYCLE_SHAPES as SHAPES
 
 
 class UsageError(ValueError):
@@ -280,6 +285,8 @@ def scheduling_callback_of(args, learning_rate, optimizer=None, **kwargs):
         UsageError: If the flags do not make a valid schedule (the library's
             message).
     """
+    from keras_recipes.callbacks.by_name import scheduling_callback  # Keras.
+
     options = schedule_options(args)
     try:
         return scheduling_callback(

@@ -16,8 +16,6 @@ Writes to --log-dir (default runs/diagnose-<time>): args.json, report.md,
 report.json, lr_finder.png, learning_curves.png.
 """
 
-import keras
-
 import keras_recipes
 from keras_recipes.commands.common import (
     add_activation,
@@ -30,7 +28,6 @@ from keras_recipes.commands.common import (
     positive_int,
 )
 from keras_recipes.data import load_dataset
-from keras_recipes.diagnose import diagnose
 from keras_recipes.runs import start_run
 
 
@@ -71,6 +68,10 @@ def build_parser(parser=None):
 
 def run(args):
     """Runs `diagnose` with parsed arguments; returns the exit status."""
+    import keras  # Here: `diagnose --help` does not import it.
+
+    from keras_recipes.diagnose import diagnose
+
     if args.smoke:
         args.epochs, args.search_epochs = 3, 1
     log_dir = start_run(args, "diagnose")

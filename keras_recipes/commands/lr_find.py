@@ -19,8 +19,6 @@ lr_finder.png, lr_finder.csv, suggestions.json.
 
 import json
 
-import keras
-
 import keras_recipes
 from keras_recipes.commands.common import (
     add_batch_size,
@@ -80,6 +78,8 @@ def build_parser(parser=None):
 
 def run(args):
     """Runs `lr-find` with parsed arguments; returns the exit status."""
+    import keras  # Here: `lr-find --help` does not import it.
+
     if args.smoke:
         args.num_steps = 20
     log_dir = start_run(args, "find_lr")

@@ -42,7 +42,6 @@ from keras_recipes.commands.common import (
 )
 from keras_recipes.plots import plot_schedule
 from keras_recipes.runs import start_run
-from keras_recipes.schedules import evaluate
 
 
 def build_parser(parser=None):
@@ -107,6 +106,8 @@ def run(args):
     steps_per_epoch = args.steps_per_epoch
     total_steps = args.epochs * steps_per_epoch
     steps = np.arange(total_steps + 1)  # ... and the step after the last.
+    from keras_recipes.schedules import evaluate  # Keras.
+
     rates = evaluate(schedule, steps)
     momenta = None if momentum is None else evaluate(momentum, steps)
 

@@ -25,9 +25,7 @@ import json
 import math
 import time
 
-import keras
 import numpy as np
-from keras import ops
 
 import keras_recipes as kr
 from keras_recipes.commands.common import (
@@ -51,7 +49,6 @@ from keras_recipes.plots import (
     plot_schedule,
 )
 from keras_recipes.runs import start_run
-from keras_recipes.schedules import evaluate
 
 SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
 
@@ -127,7 +124,8 @@ def peak_epoch(schedule, args, steps_per_epoch, learning_rate):
     if schedule is None or isinstance(schedule, kr.PerformanceScheduling):
         return 0
     curves = schedule.schedule_for(args.epochs, steps_per_epoch, learning_rate)
-    rates = evaluate(curves.learning_rate, np.arange(args.epochs * steps_per_epoch))
+    steps = np.arange(args.epochs * steps_per_epoch)
+    rates = kr.schedules.evaluate(curves.learning_rate, steps)
     return int(np.argmax(rates)) // steps_per_epoch
 
 
@@ -150,12 +148,15 @@ def schedule_followed(
         return np.repeat(per_epoch, steps_per_epoch)[:steps_run], None
     curves = callback.schedule_for(epochs, steps_per_epoch, learning_rate)
     steps = np.arange(steps_run)
+    evaluate = kr.schedules.evaluate
     momenta = None if curves.momentum is None else evaluate(curves.momentum, steps)
     return evaluate(curves.learning_rate, steps), momenta
 
 
 def run(args):
     """Runs `train` with parsed arguments; returns the exit status."""
+    import keras  # Here: `train --help` does not import it.
+
     if args.smoke:
         args.epochs = 2
     # The schedule's flags are checked before anything is written.
@@ -246,7 +247,7 @@ def run(args):
     plot_learning_curves(
         history["loss"], history["val_loss"], log_dir / "learning_curves.png"
     )
-    steps_run = int(ops.convert_to_numpy(model.optimizer.iterations))
+    steps_run = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     rates, momenta = schedule_followed(
         schedule, history, learning_rate, args.epochs, steps_per_epoch, steps_run
     )

@@ -34,6 +34,9 @@ learning rate by optimizer).
 import json
 import os
 
+# Constants only: `tune --help` imports neither Keras nor KerasTuner.
+from keras_recipes._internal.names import KERASTUNER_ENVIRONMENT as ENVIRONMENT
+from keras_recipes._internal.names import SEARCH_ALGORITHMS as ALGORITHMS
 from keras_recipes.commands.common import (
     UsageError,
     add_dataset,
@@ -47,14 +50,6 @@ from keras_recipes.commands.common import (
 from keras_recipes.data import load_dataset
 from keras_recipes.plots import plot_search
 from keras_recipes.runs import start_run
-from keras_recipes.tuning.distributed import (
-    ENVIRONMENT,
-    check_overwrite,
-    distributed_role,
-    kerastuner_environment,
-)
-from keras_recipes.tuning.hypermodel import resolve_space
-from keras_recipes.tuning.tuners import ALGORITHMS
 
 SMOKE_SPACE = {
     "hidden_layers": [1],
@@ -150,6 +145,12 @@ def build_parser(parser=None):
 def run(args):
     """Runs the search with parsed arguments; returns the exit status."""
     from keras_recipes.tuning import search
+    from keras_recipes.tuning.distributed import (
+        check_overwrite,
+        distributed_role,
+        kerastuner_environment,
+    )
+    from keras_recipes.tuning.hypermodel import resolve_space
 
     if args.smoke:
         args.max_trials, args.epochs, args.patience = 4, 2, 2

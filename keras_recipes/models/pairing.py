@@ -2,33 +2,11 @@
 
 import keras
 
-# The table. He keeps the variance of ReLU-like units (which zero half their
-# input) from halving at every layer; LeCun is what SELU's self-normalization
-# assumes; Glorot suits symmetric saturating units and linear outputs.
-# (Glorot & Bengio 2010; He et al. 2015, arXiv:1502.01852; Klambauer et al.
-# 2017, arXiv:1706.02515.)
-INITIALIZERS = {
-    "relu": "he_normal",
-    "relu6": "he_normal",
-    "leaky_relu": "he_normal",
-    "prelu": "he_normal",
-    "elu": "he_normal",
-    "gelu": "he_normal",
-    "silu": "he_normal",
-    "swish": "he_normal",
-    "mish": "he_normal",
-    "selu": "lecun_normal",
-    "tanh": "glorot_uniform",
-    "sigmoid": "glorot_uniform",
-    "softmax": "glorot_uniform",
-    "linear": "glorot_uniform",
-}
-
-# The activations the builders take by name for hidden layers: PReLU is a
-# layer with weights (no Keras activation function bears its name), and
-# softmax and linear belong to outputs.
-HIDDEN_ACTIVATIONS = tuple(
-    name for name in INITIALIZERS if name not in ("prelu", "softmax", "linear")
+# The table (and the hidden activations) is defined with the command line's
+# other names, so that `--help` lists the activations without Keras.
+from keras_recipes._internal.names import (  # noqa: F401 (re-exported)
+    HIDDEN_ACTIVATIONS,
+    INITIALIZERS,
 )
 
 # Activation layers that are not `keras.layers.Activation(name)`.

@@ -10,6 +10,12 @@ from dataclasses import dataclass
 
 import keras
 
+# Defined with the command line's other names; re-exported here.
+from keras_recipes._internal.names import (  # noqa: F401
+    EXPONENTIAL_DECAY_RATE,
+    IN_GRAPH_SCHEDULES,
+    SCHEDULE_NAMES,
+)
 from keras_recipes._internal.validation import (
     check_choice,
     check_number,
@@ -25,20 +31,6 @@ from keras_recipes.schedules.one_cycle import (
     OneCycleSchedule,
 )
 from keras_recipes.schedules.power_decay import PowerDecay
-
-# Every schedule the package knows by name. "none" keeps the compiled rate;
-# "performance" (on plateau) depends on the metrics, so it has no curve
-# before training: `build_schedule` refuses both.
-SCHEDULE_NAMES = (
-    "none",
-    "power",
-    "exponential",
-    "piecewise",
-    "performance",
-    "one-cycle",
-)
-IN_GRAPH_SCHEDULES = ("power", "exponential", "piecewise", "one-cycle")
-EXPONENTIAL_DECAY_RATE = 0.1
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,19 @@ import math
 import keras
 from keras import ops
 
+from keras_recipes._internal.names import (
+    MAX_MOMENTUM,
+    MIN_MOMENTUM,
+    ONE_CYCLE_SHAPES,
+)
 from keras_recipes._internal.validation import (
     check_choice,
     check_number,
     check_positive_int,
 )
 
-SHAPES = ("cosine", "linear")
+SHAPES = ONE_CYCLE_SHAPES
 
-# The momentum at the ends of the cycle and at its peak (fastai's `moms`).
-MAX_MOMENTUM = 0.95
-MIN_MOMENTUM = 0.85
 
 # Defaults per shape: (pct_start, div_factor, final_div_factor).
 _DEFAULTS = {

@@ -11,12 +11,10 @@ KerasTuner's own rule, and says what is missing; `search` and
 import contextlib
 import os
 
+from keras_recipes._internal.names import KERASTUNER_ENVIRONMENT
+
 # Argument name -> the environment variable KerasTuner reads.
-ENVIRONMENT = {
-    "tuner_id": "KERASTUNER_TUNER_ID",
-    "oracle_ip": "KERASTUNER_ORACLE_IP",
-    "oracle_port": "KERASTUNER_ORACLE_PORT",
-}
+ENVIRONMENT = KERASTUNER_ENVIRONMENT
 
 
 def distributed_role(tuner_id=None, oracle_ip=None, oracle_port=None, labels=None):

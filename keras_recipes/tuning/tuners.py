@@ -26,6 +26,7 @@ import keras_tuner
 
 from keras_recipes._internal.atomic import read_json, write_json
 from keras_recipes._internal.keras_internals import TensorBoardHook
+from keras_recipes._internal.names import SEARCH_ALGORITHMS
 from keras_recipes._internal.validation import check_choice, check_positive_int
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
@@ -33,7 +34,7 @@ from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
 from keras_recipes.tuning.hypermodel import MLPHyperModel
 from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
 
-ALGORITHMS = ("random", "bayesian", "hyperband", "grid")
+ALGORITHMS = SEARCH_ALGORITHMS
 RECORD_FILE = "record.json"
 
 
