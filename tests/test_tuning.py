@@ -287,10 +287,34 @@ class FailFirstTrial(keras.callbacks.Callback):
             raise RuntimeError("planned failure of the first trial")
 
 
-def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path):
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path, capsys):
+    capsys.readouterr()
     result = small_search(
         digits, tmp_path, callbacks=[FailFirstTrial(tmp_path / "marker")]
     )
+    # One progress line per trial, whatever the fit verbosity (0 here).
+    lines = [
+        line for line in capsys.readouterr().out.splitlines()
+        if line.startswith("trial ")
+    ]  # fmt: skip
+    assert [line.split(" (")[0] for line in lines] == [
+        "trial 1/3", "trial 2/3", "trial 3/3"
+    ]  # fmt: skip
+    by_id = {row["trial_id"]: row for row in result.trials}
+    best = max(
+        (row for row in result.trials if row["status"] == "COMPLETED"),
+        key=lambda row: row["score"],
+    )
+    for line in lines:
+        trial_id = line.split("(")[1].split(")")[0]
+        row = by_id[trial_id]
+        if row["status"] == "FAILED":
+            assert "): failed, best" in line
+        else:
+            assert f"val_accuracy {row['score']:.4g}" in line
+        assert "learning_rate=" in line and "elapsed" in line
+    assert f"best {best['score']:.4g} ({best['trial_id']})" in lines[-1]
+    assert "ETA 0 s" in lines[-1]
     statuses = [row["status"] for row in result.trials]
     assert statuses.count("COMPLETED") == 2 and len(statuses) == 3
     failed = result.trials[-1]

@@ -35,6 +35,7 @@ def search(
     callbacks=None,
     log_dir=None,
     verbose=1,
+    progress=True,
 ):
     """Searches hyperparameters with KerasTuner, logging every trial.
 
@@ -79,6 +80,10 @@ def search(
         log_dir: TensorBoard folder; default `<project>/tensorboard`, or the
             folder of a `keras.callbacks.TensorBoard` in `callbacks`.
         verbose: Fit verbosity of the trials.
+        progress: Print one line per finished trial: its id, score and
+            hyperparameters, the best so far, its time, the elapsed time and
+            an ETA (none for Hyperband). On a worker, the best is of the
+            trials this process ran.
 
     Returns:
         A `SearchResult` (on the chief or a single machine), `None` on a
@@ -152,6 +157,7 @@ def search(
         overwrite=overwrite,
         seed=seed,
         executions_per_trial=executions_per_trial,
+        progress=progress,
     )
     project_dir = Path(tuner.project_dir)
     callbacks = list(callbacks or [])

@@ -32,6 +32,7 @@ from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
 from keras_recipes.tuning.hypermodel import MLPHyperModel
+from keras_recipes.tuning.progress import SearchProgress
 from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
 
 ALGORITHMS = SEARCH_ALGORITHMS
@@ -45,9 +46,37 @@ class _TrialCallbacks(TensorBoardHook):
     # (Hyperband: its max_epochs; see `MLPHyperModel.fit`).
     schedule_epochs = None
 
-    def __init__(self, *args, patience=5, **kwargs):
+    def __init__(self, *args, patience=5, progress=True, **kwargs):
         self.patience = check_positive_int("patience", patience)
+        self.progress = bool(progress)
+        self._progress = None
         super().__init__(*args, **kwargs)
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        if self.progress:
+            objective = self.oracle.objective
+            total = getattr(self.oracle, "max_trials", None)
+            if isinstance(self.oracle, keras_tuner.oracles.HyperbandOracle):
+                total = None  # Its trial count is not max_trials.
+            self._progress = SearchProgress(
+                objective.name, objective.direction, total=total
+            )
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        if self._progress is not None:
+            self._progress.trial_started()
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self._progress is not None:
+            score = trial.score
+            if score is None and self.oracle.objective.name in trial.metrics.metrics:
+                score = trial.metrics.get_best_value(self.oracle.objective.name)
+            self._progress.trial_ended(
+                trial.trial_id, trial.status, score, _varying(trial.hyperparameters)
+            )
 
     def run_trial(self, trial, *args, **kwargs):
         trial_dir = Path(self.get_trial_dir(trial.trial_id))
@@ -86,6 +115,18 @@ class _TrialCallbacks(TensorBoardHook):
             callbacks.append(
                 hparams_callback(log_dir, trial.hyperparameters, trial.trial_id)
             )
+
+
+def _varying(hyperparameters):
+    """The values of the hyperparameters the search chooses (not the fixed
+    ones, nor a choice of one)."""
+    fixed = {
+        hp.name
+        for hp in hyperparameters.space
+        if isinstance(hp, keras_tuner.engine.hyperparameters.Fixed)
+        or len(getattr(hp, "values", None) or (None, None)) == 1
+    }
+    return {k: v for k, v in hyperparameters.values.items() if k not in fixed}
 
 
 def _boards(callbacks):
