@@ -701,3 +701,24 @@ def test_a_used_callback_copied_for_a_trial_starts_fresh(name, tmp_path):
         np.testing.assert_allclose(clone_history[key], first_history[key], rtol=1e-5)
     for got, expected in zip(clone_weights, first_weights, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.backend_independent
+def test_search_progress_lines():
+    from keras_recipes.tuning.progress import SearchProgress
+
+    lines = []
+    progress = SearchProgress("val_loss", "min", total=4, print_fn=lines.append)
+    progress._start -= 30  # 30 s into the search at the first trial's end
+    progress.trial_ended("00", "COMPLETED", 0.5, {"units": 32, "lr": 0.00123})
+    progress.trial_ended("01", "COMPLETED", 0.7, {"units": 64, "lr": 0.01})
+    progress.trial_ended("02", "FAILED", None, {"units": 64, "lr": 0.1})
+    assert lines[0].startswith("trial 1/4 (00): val_loss 0.5, best 0.5 (00)")
+    assert "units=32 lr=0.00123" in lines[0]
+    assert "ETA 1.5 min" in lines[0]  # 30 s per trial, 3 left
+    assert lines[1].startswith("trial 2/4 (01): val_loss 0.7, best 0.5 (00)")
+    assert lines[2].startswith("trial 3/4 (02): failed, best 0.5 (00)")
+    hyperband = SearchProgress("val_accuracy", "max", print_fn=lines.append)
+    line = hyperband.trial_ended("07", "COMPLETED", 0.9, {"tuner/epochs": 2})
+    assert line.startswith("trial 1 (07): val_accuracy 0.9, best 0.9 (07) |  |")
+    assert "ETA" not in line
