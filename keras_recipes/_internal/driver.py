@@ -288,6 +288,7 @@ class ScheduleDriver:
             self._momentum_attribute = momentum_attribute(optimizer)
         self._variable = _compiled_learning_rate(optimizer)
         self._nominal_momentum = None
+        self._momentum_of_step = None  # Set with each step's learning rate.
         self._offset = 0
         self._installed = False
 
@@ -338,6 +339,7 @@ class ScheduleDriver:
         if not self._installed:
             return
         set_learning_rate_slot(self._optimizer, self._variable)
+        self._momentum_of_step = None  # A tensor of the last trace: let it go.
         if self._momentum_attribute is not None:
             setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
         self._installed = False
@@ -353,6 +355,12 @@ class ScheduleDriver:
     def _scheduled_learning_rate(self):
         position = self.position(self._optimizer.iterations)
         if keras.backend.backend() != "torch":
+            if self._momentum_fn is not None:
+                # Once per step: Keras reads the learning rate once per apply,
+                # before any variable's update, but the momentum at every use
+                # in every variable's update; each read takes this tensor
+                # (one schedule per step, not one per variable).
+                self._momentum_of_step = self._momentum_fn(position)
             return self._learning_rate_fn(position)
         # PyTorch: eager, and its optimizers take the momentum as a number.
         if self._eager_numpy:
@@ -371,4 +379,7 @@ class ScheduleDriver:
         return function(position)
 
     def _scheduled_momentum(self):
+        if self._momentum_of_step is not None:
+            return self._momentum_of_step
+        # Read before this step's learning rate (no Keras optimizer does).
         return self._momentum_fn(self.position(self._optimizer.iterations))
