@@ -394,3 +394,35 @@ def test_schedule_for_gives_one_cycle_momentum():
 def test_schedule_for_needs_the_compiled_rate_where_it_starts_from_it():
     with pytest.raises(ValueError, match=r"pass `compiled_learning_rate`"):
         PowerScheduling(decay_epochs=1).schedule_for(2, 10)
+
+
+def test_momentum_is_evaluated_once_per_step_whatever_the_model(monkeypatch):
+    # Keras reads the momentum at every use in every variable's update; the
+    # schedule must not be evaluated (traced) once per read (docs/benchmarks.md:
+    # that made each fit ~0.08 s per variable slower on TensorFlow).
+    from keras_recipes.schedules.one_cycle import OneCycleMomentum
+
+    calls = []
+    original = OneCycleMomentum.__call__
+
+    def counted(self, step, xp=keras.ops):
+        calls.append(1)
+        return original(self, step, xp=xp)
+
+    monkeypatch.setattr(OneCycleMomentum, "__call__", counted)
+
+    def evaluations(layers):
+        model = keras.Sequential(
+            [keras.Input((4,))]
+            + [keras.layers.Dense(4) for _ in range(layers)]
+            + [keras.layers.Dense(1)]
+        )
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        x, y = np.ones((32, 4), "float32"), np.zeros((32, 1), "float32")
+        calls.clear()
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[OneCycle(0.1)])
+        return len(calls)
+
+    small, large = evaluations(1), evaluations(20)  # 4 and 42 variables
+    assert large == small
+    assert small <= 4 + 1  # once per step (PyTorch, eager) or per trace
