@@ -291,3 +291,13 @@ def test_nan_guard_restores_finite_weights_under_mixed_float16():
     assert np.isfinite(loss)
     variables = model.weights + model.optimizer.variables  # wrapper's and inner's
     assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables)
+
+
+def test_the_finder_refuses_a_multi_optimizer():
+    optimizer = keras.optimizers.MultiOptimizer(
+        keras.optimizers.OptimizerMap(sgd(0.01))
+    )
+    model = probe_model(optimizer)
+    x, y = ones(32)
+    with pytest.raises(ValueError, match="Cannot drive the learning rate of a Multi"):
+        find_learning_rate(model, x, y, batch_size=4, num_steps=10)
