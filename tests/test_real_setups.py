@@ -260,14 +260,18 @@ def test_gradient_monitor_scales_the_loss_under_mixed_float16():
     assert monitor.history[0]["global_norm"] == pytest.approx(1e-7, rel=1e-2)
 
 
-def test_a_multi_optimizer_is_refused_at_train_begin():
+@pytest.mark.parametrize("who", ["OneCycle", "the finder"])
+def test_a_multi_optimizer_is_refused_at_train_begin(who):
     optimizer = keras.optimizers.MultiOptimizer(
         keras.optimizers.OptimizerMap(sgd(0.01))
     )
     model = probe_model(optimizer)
-    x, y = ones(8)
+    x, y = ones(32)
     with pytest.raises(ValueError, match="Cannot drive the learning rate of a Multi"):
-        model.fit(x, y, batch_size=4, verbose=0, callbacks=[OneCycle(0.1)])
+        if who == "OneCycle":
+            model.fit(x, y, batch_size=4, verbose=0, callbacks=[OneCycle(0.1)])
+        else:
+            find_learning_rate(model, x, y, batch_size=4, num_steps=10)
 
 
 def test_nan_guard_restores_finite_weights_under_mixed_float16():
@@ -291,13 +295,3 @@ def test_nan_guard_restores_finite_weights_under_mixed_float16():
     assert np.isfinite(loss)
     variables = model.weights + model.optimizer.variables  # wrapper's and inner's
     assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables)
-
-
-def test_the_finder_refuses_a_multi_optimizer():
-    optimizer = keras.optimizers.MultiOptimizer(
-        keras.optimizers.OptimizerMap(sgd(0.01))
-    )
-    model = probe_model(optimizer)
-    x, y = ones(32)
-    with pytest.raises(ValueError, match="Cannot drive the learning rate of a Multi"):
-        find_learning_rate(model, x, y, batch_size=4, num_steps=10)
