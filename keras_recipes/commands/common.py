@@ -10,9 +10,9 @@ from keras_recipes._internal.names import (
     HIDDEN_ACTIVATIONS,
     MAX_MOMENTUM,
     MIN_MOMENTUM,
+    ONE_CYCLE_SHAPES,
     SCHEDULE_NAMES,
 )
-from keras_recipes._internal.names import ONE_CYCLE_SHAPES as SHAPES
 
 
 class UsageError(ValueError):
@@ -158,7 +158,7 @@ _SCHEDULE_FLAGS = {
             _ONE_CYCLE,
             "cosine annealing (fastai) or Smith's three linear phases "
             "(default: cosine)",
-            choices=SHAPES,
+            choices=ONE_CYCLE_SHAPES,
         ),
         _flag(
             "--pct-start",
