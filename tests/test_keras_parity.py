@@ -338,3 +338,21 @@ def test_bad_save_freq_is_refused():
         kr.BestCheckpoint("m.keras", save_freq="invalid_save_freq")
     with pytest.raises(TypeError, match=r"`save_freq` must be an integer"):
         kr.BestCheckpoint("m.keras", save_freq=2.5)
+
+
+def test_differences_kept_on_purpose(tmp_path):
+    # The README's table: an unknown monitor with a mode is a warning and a
+    # no-op in Keras, an error listing the keys here...
+    theirs = keras.callbacks.EarlyStopping(monitor="val_los", mode="min", patience=1)
+    with pytest.warns(UserWarning, match="val_los"):
+        assert drive(theirs, [1.0, 2.0, 3.0]) == 3
+    ours = kr.EarlyStopping(monitor="val_los", mode="min", patience=1)
+    with pytest.raises(ValueError, match=r"monitors `val_los`.*Available keys: loss"):
+        drive(ours, [1.0, 2.0, 3.0])
+    # ...the best weights are restored by default...
+    assert keras.callbacks.EarlyStopping().restore_best_weights is False
+    assert kr.EarlyStopping().restore_best_weights is True
+    # ...and save_best_only=False saves every epoch but a non-finite one.
+    every = kr.BestCheckpoint(str(tmp_path / "m-{epoch}.keras"), save_best_only=False)
+    names = checkpoint_fit(tmp_path, every, epochs=3, values=[0.5, math.nan, 0.4])
+    assert names == ["m-1.keras", "m-3.keras"]

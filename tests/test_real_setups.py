@@ -14,6 +14,7 @@ import pytest
 
 from keras_recipes import LRFinder, find_learning_rate
 from keras_recipes.callbacks import (
+    EarlyStopping,
     ExponentialScheduling,
     GradientMonitor,
     NaNGuard,
@@ -24,7 +25,13 @@ from keras_recipes.callbacks import (
     PowerScheduling,
 )
 from keras_recipes.schedules import OneCycleSchedule, PowerDecay, evaluate
-from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model
+from tests.conftest import (
+    FeedMetric,
+    KernelRecorder,
+    mean_prediction,
+    ones,
+    probe_model,
+)
 
 STEPS_PER_EPOCH = 8
 BATCH = 4
@@ -295,3 +302,38 @@ def test_nan_guard_restores_finite_weights_under_mixed_float16():
     assert np.isfinite(loss)
     variables = model.weights + model.optimizer.variables  # wrapper's and inner's
     assert all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables)
+
+
+def test_a_multi_output_model_follows_the_schedule():
+    # Two bias-free heads, each with the probe's loss (gradient 1 per
+    # kernel): both kernels move by the rate each update applied.
+    inputs = keras.Input((1,))
+    heads = {
+        name: keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")(inputs)
+        for name in ("accuracy_head", "auc")
+    }
+    model = keras.Model(inputs, heads)
+    model.compile(
+        optimizer=sgd(0.01),
+        loss={name: mean_prediction for name in heads},
+    )
+    x, y = ones(STEPS_PER_EPOCH * BATCH)
+    kernels = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            weights = self.model.trainable_weights  # self.model: syncs JAX state
+            kernels.append([float(v.numpy()[0, 0]) for v in weights])
+
+    stopper = EarlyStopping("val_auc_loss", patience=1)
+    model.fit(
+        x, {name: y for name in heads}, batch_size=BATCH, epochs=EPOCHS,
+        shuffle=False, verbose=0, validation_data=(x, {name: y for name in heads}),
+        callbacks=[OneCycle(0.5, cycle_momentum=False), Record(), stopper],
+    )  # fmt: skip
+    applied = np.diff(-np.array(kernels), axis=0, prepend=0.0)
+    schedule = OneCycleSchedule(0.5, total_steps=EPOCHS * STEPS_PER_EPOCH)
+    expected = [float(evaluate(schedule, step)) for step in range(len(applied))]
+    for head in range(2):
+        np.testing.assert_allclose(applied[:, head], expected, rtol=1e-5, atol=1e-6)
+    assert stopper._tracker.mode == "min"  # a loss, whatever the output's name
