@@ -35,6 +35,7 @@ from keras_recipes._internal.keras_internals import (
     learning_rate_slot,
     set_learning_rate_slot,
 )
+from keras_recipes._internal.train_step import hold_train_step, release_train_step
 
 # The optimizer attribute that holds the momentum, by optimizer family.
 _MOMENTUM_ATTRIBUTES = (
@@ -306,7 +307,8 @@ class ScheduleDriver:
 
         Args:
             model: The model (its train function is rebuilt so that the
-                compiled step picks the schedules up).
+                compiled step picks the schedules up; `restore` puts the
+                previous one back, see `keras_recipes._internal.train_step`).
             start_position: The schedule position of the optimizer's next step
                 (`initial_epoch * steps_per_epoch` at the start of a fit).
         """
@@ -332,7 +334,7 @@ class ScheduleDriver:
                 ScheduledValue(self._nominal_momentum, self._scheduled_momentum),
             )
         self._installed = True
-        model.make_train_function(force=True)
+        hold_train_step(model)
 
     def restore(self, model):
         """Gives the optimizer back its compiled learning rate and momentum."""
@@ -343,7 +345,7 @@ class ScheduleDriver:
         if self._momentum_attribute is not None:
             setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
         self._installed = False
-        model.make_train_function(force=True)
+        release_train_step(model)
 
     def next_position(self, model):
         """The schedule position (an int) of the model's next step."""

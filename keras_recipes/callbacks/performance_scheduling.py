@@ -9,6 +9,7 @@ from keras_recipes._internal.driver import (
     has_float_learning_rate,
 )
 from keras_recipes._internal.keras_internals import learning_rate_slot
+from keras_recipes._internal.train_step import rebuild_train_step
 from keras_recipes._internal.validation import check_int, check_number
 from keras_recipes.callbacks._monitor import Monitor
 from keras_recipes.schedules.scaled import ScaledSchedule
@@ -131,7 +132,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
         if has_float_learning_rate(optimizer) or isinstance(schedule, ScaledSchedule):
             return
         optimizer.learning_rate = ScaledSchedule(schedule, self.scale)
-        self.model.make_train_function(force=True)
+        rebuild_train_step(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
@@ -172,7 +173,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
                 base, scale = schedule, 1.0
             optimizer.learning_rate = ScaledSchedule(base, scale * new / old)
             # The compiled step holds the old schedule: rebuild it.
-            self.model.make_train_function(force=True)
+            rebuild_train_step(self.model)
         self.scale *= new / old
         if self.verbose:
             print(
