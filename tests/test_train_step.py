@@ -1,9 +1,13 @@
-"""Our callbacks change the compiled train step for their fit only, at one trace."""
+"""Our callbacks change the compiled train step for their fit only, at one
+trace, and leave Keras's async dispatch of the batch hooks on."""
+
+import threading
 
 import keras
 import numpy as np
 import pytest
 
+import keras_recipes as kr
 from keras_recipes.callbacks import (
     ExponentialScheduling,
     NaNGuard,
@@ -28,7 +32,12 @@ class CountCalls(keras.layers.Layer):
 
 def counting_model():
     model = keras.Sequential(
-        [keras.Input((3,)), CountCalls(), keras.layers.Dense(2, activation="softmax")]
+        [
+            keras.Input((3,)),
+            CountCalls(),
+            keras.layers.Dense(4, activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
     )
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
     return model
@@ -81,3 +90,46 @@ def test_a_lasting_change_is_not_undone_by_the_release():
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[scheduler, NaNGuard()])
     assert scheduler.scale < 1
     assert model.train_function is not plain
+
+
+# Keras 3.15 runs the batch-end hooks on its callback thread, so that the
+# train loop never waits for the device to read the logs, when every
+# callback's batch-end hook is async-safe (or absent), on JAX and PyTorch.
+# On TensorFlow it never does. A callback of ours at its defaults must not
+# turn that off.
+DEFAULT_CALLBACKS = {
+    "OneCycle": lambda tmp: OneCycle(max_learning_rate=0.1),
+    "ExponentialScheduling": lambda tmp: ExponentialScheduling(0.05, decay_epochs=1),
+    "PerformanceScheduling": lambda tmp: PerformanceScheduling(monitor="loss"),
+    "EarlyStopping": lambda tmp: kr.EarlyStopping(monitor="loss"),
+    "BestCheckpoint": lambda tmp: kr.BestCheckpoint(tmp / "best.keras", monitor="loss"),
+    "ResumableBackup": lambda tmp: kr.ResumableBackup(tmp / "backup"),
+    "NaNGuard": lambda tmp: NaNGuard(),
+    "GradientMonitor": lambda tmp: kr.GradientMonitor((data()[0][:8], data()[1][:8]), every=2),
+    "ActivationMonitor": lambda tmp: kr.ActivationMonitor(data()[0][:8]),
+    "OptimizerLogs": lambda tmp: kr.OptimizerLogs(),
+}
+
+
+class ThreadProbe(keras.callbacks.Callback):
+    async_safe = True
+
+    def on_train_begin(self, logs=None):
+        self.threads = set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.threads.add(threading.get_ident())
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_CALLBACKS))
+def test_batch_end_hooks_stay_async(name, tmp_path):
+    model = counting_model()
+    probe = ThreadProbe()
+    x, y = data()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0,
+              callbacks=[DEFAULT_CALLBACKS[name](tmp_path), probe])  # fmt: skip
+    main = threading.get_ident()
+    if BACKEND == "tensorflow":
+        assert probe.threads == {main}
+    else:
+        assert probe.threads and main not in probe.threads

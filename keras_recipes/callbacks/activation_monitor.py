@@ -72,6 +72,14 @@ class ActivationMonitor(keras.callbacks.Callback):
         self._layers = [
             (layer, name) for layer in model.layers if (name := _activation_of(layer))
         ]
+        if not self._layers:
+            raise ValueError(
+                "ActivationMonitor found no layer to watch in this model: it "
+                "watches the layers with a nonlinear activation other than "
+                "softmax (Dense/Conv with `activation=`, or an Activation, "
+                "ReLU, LeakyReLU, PReLU or ELU layer). Remove the callback, "
+                "or give the hidden layers an activation."
+            )
         self._probe = keras.Model(inputs, [layer.output for layer, _ in self._layers])
         self.history = []
 

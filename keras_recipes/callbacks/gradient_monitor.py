@@ -95,6 +95,7 @@ class GradientMonitor(keras.callbacks.Callback):
         self.history = []
         self.problems = {}
         self._batches = 0
+        self._checked_at = None
         self._before = None
         owner = {}
         for layer in self.model.layers:
@@ -104,14 +105,27 @@ class GradientMonitor(keras.callbacks.Callback):
             owner.get(id(v), v.path) for v in self.model.trainable_variables
         ]
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_begin(self, batch, logs=None):
+        # Before the step, on the train loop's thread: the state is the one
+        # the previous step left. A batch-begin hook (unlike a batch-end one)
+        # leaves Keras's async dispatch of the batch-end hooks on, and the
+        # batches between checks cost a counter, no wait for the device.
+        self._catch_up()
         self._batches += 1
+
+    def _catch_up(self):
+        # The update of the step after the last check, then a check if due.
         if self._before is not None:
             self._record_updates()
-        if self._batches % self.every == 0:
+        due = self._batches and self._batches % self.every == 0
+        if due and self._checked_at != self._batches:
+            self._checked_at = self._batches
             self._check()
 
     def on_epoch_end(self, epoch, logs=None):
+        # A check due after the epoch's last step is made here (its update
+        # is recorded before the next step).
+        self._catch_up()
         if logs is not None and self.history:
             last = self.history[-1]
             logs["gradient_norm"] = last["global_norm"]
