@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
+from tests.tensorboard_events import read_run
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
@@ -104,6 +105,13 @@ def test_train_smoke(tmp_path, capsys, schedule):
             metrics["learning_rate"] / (25 if schedule == "one-cycle" else 1)
         )
     assert any((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
+    per_step = read_run(tmp_path / "tensorboard" / "train").get("schedule/learning_rate")
+    if schedule not in ("none", "performance"):
+        # TensorBoard shows the rate of every step, as schedule.csv has it.
+        assert [step for step, _ in per_step] == list(range(len(rates)))
+        assert [value for _, value in per_step] == pytest.approx(rates, rel=1e-6)
+    else:
+        assert per_step is None
 
 
 def test_find_lr_smoke(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import os
 
 
 def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
@@ -57,6 +58,18 @@ def check_int(name, value, *, low, allow_none=False):
     if value < low:
         raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
     return int(value)
+
+
+def check_path(name, value, *, allow_none=False):
+    """Checks that `value` is a `str` or `os.PathLike` and returns it as a `str`."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (str, os.PathLike)) or value == "":
+        raise TypeError(
+            f"`{name}` must be a path (a non-empty str or os.PathLike). "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    return os.fspath(value)
 
 
 def check_choice(name, value, choices):

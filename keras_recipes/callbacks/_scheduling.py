@@ -1,6 +1,7 @@
 """Shared base of the callbacks that drive an in-graph learning-rate schedule."""
 
 import keras
+import numpy as np
 
 from keras_recipes._internal.driver import (
     ScheduleDriver,
@@ -8,7 +9,13 @@ from keras_recipes._internal.driver import (
     require_float_learning_rate,
     updates_per_epoch,
 )
-from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.summaries import ScalarWriter
+from keras_recipes._internal.validation import (
+    check_number,
+    check_path,
+    check_positive_int,
+)
+from keras_recipes._internal.workers import is_chief
 from keras_recipes.schedules.evaluate import evaluate
 from keras_recipes.schedules.factory import build_schedule, check_steps_or_epochs
 
@@ -32,7 +39,14 @@ class SchedulingCallback(keras.callbacks.Callback):
     like `keras.callbacks.LearningRateScheduler`.
 
     The schedule runs inside the compiled train step (no Python work per
-    batch; exact with `steps_per_execution > 1`). Under mixed precision it
+    batch; exact with `steps_per_execution > 1`). With `log_dir`, each
+    epoch's end writes the learning rate (and momentum) of every update of
+    the epoch to TensorBoard, as `schedule/learning_rate` and
+    `schedule/momentum` against the update's position in the fit (0-based),
+    so the curve the optimizer followed shows step by step; the values come
+    from the schedule, in one batch, with no per-step work. Pass the
+    `train` folder of `keras.callbacks.TensorBoard(log_dir)` to see them
+    beside its epoch curves. Only the chief of a multi-worker run writes. Under mixed precision it
     drives the `LossScaleOptimizer`'s inner optimizer, the one that applies
     the update. After the fit the optimizer
     is given back its compiled learning rate and momentum. The epoch `logs`
@@ -42,13 +56,15 @@ class SchedulingCallback(keras.callbacks.Callback):
 
     schedule_name = None
 
-    def __init__(self, steps_per_epoch=None):
+    def __init__(self, steps_per_epoch=None, log_dir=None):
         super().__init__()
         self.steps_per_epoch = check_positive_int(
             "steps_per_epoch", steps_per_epoch, allow_none=True
         )
+        self.log_dir = check_path("log_dir", log_dir, allow_none=True)
         self._driver = None
         self._curves = None
+        self._writer = None
 
     def schedule_options(self):
         """The options of `build_schedule` this callback was given."""
@@ -118,6 +134,7 @@ class SchedulingCallback(keras.callbacks.Callback):
             optimizer, self._curves.learning_rate, self._curves.momentum
         )
         self._updates_per_epoch = updates
+        self._epoch_start = None
 
     def on_epoch_begin(self, epoch, logs=None):
         # The first epoch of the fit tells where in the schedule it starts.
@@ -125,6 +142,8 @@ class SchedulingCallback(keras.callbacks.Callback):
             self._driver.install(
                 self.model, start_position=epoch * self._updates_per_epoch
             )
+        if self.log_dir is not None:
+            self._epoch_start = self._driver.next_position(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -135,11 +154,29 @@ class SchedulingCallback(keras.callbacks.Callback):
         logs["learning_rate"] = float(evaluate(self._curves.learning_rate, position))
         if self._curves.momentum is not None:
             logs["momentum"] = float(evaluate(self._curves.momentum, position))
+        if self.log_dir is not None and is_chief():
+            self._write_steps(self._epoch_start, position)
+
+    def _write_steps(self, start, stop):
+        # The updates the epoch applied: positions start .. stop - 1.
+        steps = np.arange(start, stop)
+        curves = {"schedule/learning_rate": self._curves.learning_rate}
+        if self._curves.momentum is not None:
+            curves["schedule/momentum"] = self._curves.momentum
+        if self._writer is None:
+            self._writer = ScalarWriter(self.log_dir)
+        for tag, schedule in curves.items():
+            self._writer.write(tag, steps, evaluate(schedule, steps))
 
     def on_train_end(self, logs=None):
         if self._driver is not None:
             self._driver.restore(self.model)
         self._driver = None
+        # Closed, not kept: the callback stays deep-copyable (KerasTuner
+        # copies callbacks for every trial).
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class DecayScheduling(SchedulingCallback):
@@ -155,8 +192,9 @@ class DecayScheduling(SchedulingCallback):
         decay_steps=None,
         decay_epochs=None,
         steps_per_epoch=None,
+        log_dir=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch)
+        super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
         if initial_learning_rate is not None:
             initial_learning_rate = check_number(
                 "initial_learning_rate", initial_learning_rate, low=0, low_open=True

@@ -40,9 +40,10 @@ class ExponentialScheduling(DecayScheduling):
         decay_rate=EXPONENTIAL_DECAY_RATE,
         staircase=False,
         steps_per_epoch=None,
+        log_dir=None,
     ):
         super().__init__(
-            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch
+            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch, log_dir
         )
         self.decay_rate = check_number(
             "decay_rate", decay_rate, low=0, high=1, low_open=True

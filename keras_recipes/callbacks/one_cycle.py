@@ -71,8 +71,9 @@ class OneCycle(SchedulingCallback):
         max_momentum=MAX_MOMENTUM,
         min_momentum=MIN_MOMENTUM,
         steps_per_epoch=None,
+        log_dir=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch)
+        super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
         self.total_steps, self.total_epochs = check_steps_or_epochs(
             "total_steps", total_steps, "total_epochs", total_epochs, required=False
         )

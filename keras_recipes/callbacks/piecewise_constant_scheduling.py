@@ -31,8 +31,10 @@ class PiecewiseConstantScheduling(SchedulingCallback):
 
     schedule_name = "piecewise"
 
-    def __init__(self, boundaries, values, unit="epoch", steps_per_epoch=None):
-        super().__init__(steps_per_epoch=steps_per_epoch)
+    def __init__(
+        self, boundaries, values, unit="epoch", steps_per_epoch=None, log_dir=None
+    ):
+        super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
         self.boundaries, self.values = check_piecewise(boundaries, values)
         self.unit = check_choice("unit", unit, ("epoch", "step"))
         if unit == "step" and any(b != int(b) for b in self.boundaries):

@@ -36,9 +36,10 @@ class PowerScheduling(DecayScheduling):
         decay_epochs=None,
         power=1.0,
         steps_per_epoch=None,
+        log_dir=None,
     ):
         super().__init__(
-            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch
+            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch, log_dir
         )
         self.power = check_number("power", power, low=0)
 

@@ -218,7 +218,15 @@ def run(args):
     model.optimizer.learning_rate = learning_rate
 
     print(f"[4/5] training {args.epochs} epochs, schedule {args.schedule}")
-    schedule = scheduling_callback_of(args, learning_rate, model.optimizer)
+    # The in-graph schedules also write every update's rate (and momentum)
+    # beside TensorBoard's epoch curves; performance scheduling changes the
+    # rate between epochs only, which the epoch curves show.
+    per_step = {}
+    if args.schedule not in ("none", "performance"):
+        per_step["log_dir"] = log_dir / "tensorboard" / "train"
+    schedule = scheduling_callback_of(
+        args, learning_rate, model.optimizer, **per_step
+    )
     checkpoint = kr.BestCheckpoint(
         log_dir / "best" / "model.keras", monitor="val_accuracy"
     )
