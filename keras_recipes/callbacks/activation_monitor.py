@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+from keras import ops
 
 from keras_recipes._internal.validation import check_positive_int
 from keras_recipes.models.pairing import activation_name
@@ -86,9 +87,12 @@ class ActivationMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not self._layers:
             return
-        outputs = self._probe.predict(self.probe_x, verbose=0)
+        # One eager call on the batch: `predict` would trace a predict
+        # function for every fit (~60 ms on TensorFlow, docs/benchmarks.md).
+        outputs = self._probe(self.probe_x, training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
+        outputs = [ops.convert_to_numpy(output) for output in outputs]
         layers = {}
         for (layer, activation), output in zip(self._layers, outputs, strict=True):
             layers[layer.name] = self._statistics(np.asarray(output), activation)

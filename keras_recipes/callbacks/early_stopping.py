@@ -3,9 +3,8 @@
 import math
 
 import keras
-import numpy as np
-from keras import ops
 
+from keras_recipes._internal.state import snapshot
 from keras_recipes._internal.validation import check_int, check_number
 from keras_recipes.callbacks._monitor import Monitor
 
@@ -157,10 +156,7 @@ class EarlyStopping(keras.callbacks.Callback):
             self.best_epoch = epoch + 1
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = [
-                    np.array(ops.convert_to_numpy(v), copy=True)
-                    for v in self.model.weights
-                ]
+                self.best_weights = snapshot(self.model.weights)
         else:
             self.wait += 1
         if self.check_finite and not math.isfinite(value):

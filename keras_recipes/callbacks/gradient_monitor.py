@@ -8,6 +8,7 @@ import numpy as np
 from keras import ops
 
 from keras_recipes._internal.gradients import loss_and_gradients
+from keras_recipes._internal.state import snapshot
 from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes._internal.workers import is_chief
 
@@ -169,8 +170,7 @@ class GradientMonitor(keras.callbacks.Callback):
             },
         }
         self.history.append(record)
-        self._before = [np.array(ops.convert_to_numpy(v), copy=True)
-                        for v in model.trainable_variables]  # fmt: skip
+        self._before = snapshot(model.trainable_variables)
         self._diagnose(record)
         if self.log_dir and is_chief():  # Other workers write no runs.
             self._write(
@@ -183,7 +183,7 @@ class GradientMonitor(keras.callbacks.Callback):
             )
 
     def _record_updates(self):
-        after = [ops.convert_to_numpy(v) for v in self.model.trainable_variables]
+        after = snapshot(self.model.trainable_variables)
         sums = {}
         for name, old, new in zip(self._owners, self._before, after, strict=True):
             delta, weight = sums.get(name, (0.0, 0.0))
