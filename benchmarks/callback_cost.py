@@ -148,8 +148,15 @@ REFERENCE = [BASELINE, "baseline (A/A)"]  # and every "(ref.)": not ours
 def time_fit(model, x, y, batch, callbacks):
     clock = {"epochs": []}
     start = time.perf_counter()
-    model.fit(x, y, batch_size=batch, epochs=EPOCHS, verbose=0, shuffle=False,
-              callbacks=[_Clock(clock, True), *callbacks, _Clock(clock, False)])  # fmt: skip
+    model.fit(
+        x,
+        y,
+        batch_size=batch,
+        epochs=EPOCHS,
+        verbose=0,
+        shuffle=False,
+        callbacks=[_Clock(clock, True), *callbacks, _Clock(clock, False)],
+    )
     fit = time.perf_counter() - start
     return fit, statistics.median(clock["epochs"][1:])
 
@@ -157,10 +164,20 @@ def time_fit(model, x, y, batch, callbacks):
 def time_finder(model, x, y, batch):
     steps = 100
     reps = -(-steps * batch // len(x))
-    xs, ys = np.concatenate([x] * reps)[: steps * batch], np.concatenate([y] * reps)[: steps * batch]
+    xs, ys = (
+        np.concatenate([x] * reps)[: steps * batch],
+        np.concatenate([y] * reps)[: steps * batch],
+    )
     start = time.perf_counter()
-    kr.find_learning_rate(model, xs, ys, batch_size=batch, num_steps=steps,
-                          max_learning_rate=1e-3, verbose=0)  # fmt: skip
+    kr.find_learning_rate(
+        model,
+        xs,
+        ys,
+        batch_size=batch,
+        num_steps=steps,
+        max_learning_rate=1e-3,
+        verbose=0,
+    )
     finder = time.perf_counter() - start
     start = time.perf_counter()
     model.fit(xs, ys, batch_size=batch, epochs=1, verbose=0, shuffle=False)
@@ -177,8 +194,15 @@ COLD = [BASELINE, "OneCycle", "ExponentialScheduling", "NaNGuard"]
 def time_cold_fit(kind, x, y, batch, callbacks):
     model = build(kind)
     start = time.perf_counter()
-    model.fit(x, y, batch_size=batch, epochs=EPOCHS, verbose=0, shuffle=False,
-              callbacks=callbacks)  # fmt: skip
+    model.fit(
+        x,
+        y,
+        batch_size=batch,
+        epochs=EPOCHS,
+        verbose=0,
+        shuffle=False,
+        callbacks=callbacks,
+    )
     return time.perf_counter() - start
 
 
@@ -234,31 +258,43 @@ def main(argv=None):
         finder.append(time_finder(model, x, y, batch))
         cold_order = list(COLD)
         rng.shuffle(cold_order)
-        times = {n: time_cold_fit(args.model, x, y, batch, table[n]()) for n in cold_order}
+        times = {
+            n: time_cold_fit(args.model, x, y, batch, table[n]()) for n in cold_order
+        }
         for name in COLD:
             cold[name].append(times[name] / times[BASELINE])
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
 
     variables = len(model.trainable_variables)
-    print(f"### `{args.model}`: {model.count_params():,} parameters, {variables} "
-          f"trainable variables, {steps} steps per epoch, {args.repeats} repeats, "
-          f"{keras.backend.backend()}\n")  # fmt: skip
-    print(f"Baseline epoch: {statistics.median(base_epoch) * 1000:.1f} ms "
-          f"(median).\n")  # fmt: skip
+    print(
+        f"### `{args.model}`: {model.count_params():,} parameters, {variables} "
+        f"trainable variables, {steps} steps per epoch, {args.repeats} repeats, "
+        f"{keras.backend.backend()}\n"
+    )
+    print(f"Baseline epoch: {statistics.median(base_epoch) * 1000:.1f} ms (median).\n")
     print("| callback (defaults) | per epoch | per 4-epoch fit | goal <= 1.05x |")
     print("|---|---|---|---|")
     for name in table:
         if name == BASELINE:
             continue
-        ok = "" if name in REFERENCE or "(ref.)" in name else (
-            "yes" if statistics.median(epoch_ratio[name]) <= GOAL
-            and statistics.median(fit_ratio[name]) <= GOAL else "**no**"
-        )  # fmt: skip
-        print(f"| {name} | {spread(epoch_ratio[name])} | {spread(fit_ratio[name])} | {ok} |")
+        ok = (
+            ""
+            if name in REFERENCE or "(ref.)" in name
+            else (
+                "yes"
+                if statistics.median(epoch_ratio[name]) <= GOAL
+                and statistics.median(fit_ratio[name]) <= GOAL
+                else "**no**"
+            )
+        )
+        cells = [name, spread(epoch_ratio[name]), spread(fit_ratio[name]), ok]
+        print("| " + " | ".join(cells) + " |")
     print(f"| LR finder, 100 steps, vs 100 plain steps | | {spread(finder)} | |")
     print()
-    print("First fit after `compile` (fresh model, 4 epochs), ratio to the same "
-          "fit without a callback:\n")  # fmt: skip
+    print(
+        "First fit after `compile` (fresh model, 4 epochs), ratio to the same "
+        "fit without a callback:\n"
+    )
     print("| callback | per fit |")
     print("|---|---|")
     for name in COLD[1:]:
@@ -267,10 +303,14 @@ def main(argv=None):
     for name, checks in PER_CHECK.items():
         per_epoch = checks and steps / checks or 1
         costs = [s / per_epoch * 1000 for s in epoch_seconds[name]]
-        print(f"- {name.split(' ')[0]}: {statistics.median(costs):.2f} ms per check "
-              f"(median; {min(costs):.2f}-{max(costs):.2f})")  # fmt: skip
-    print(f"\n{platform.platform()}, Python {platform.python_version()}, Keras "
-          f"{keras.__version__}\n")  # fmt: skip
+        print(
+            f"- {name.split(' ')[0]}: {statistics.median(costs):.2f} ms per check "
+            f"(median; {min(costs):.2f}-{max(costs):.2f})"
+        )
+    print(
+        f"\n{platform.platform()}, Python {platform.python_version()}, Keras "
+        f"{keras.__version__}\n"
+    )
 
 
 if __name__ == "__main__":

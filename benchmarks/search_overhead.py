@@ -41,7 +41,6 @@ from pathlib import Path
 
 import keras
 import keras_tuner
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,11 +57,21 @@ def bare(folder, trials, epochs, x, y, xv, yv):
     from keras_recipes.tuning.hypermodel import MLPHyperModel
 
     tuner = keras_tuner.RandomSearch(
-        MLPHyperModel(x.shape[1:], 10), objective="val_accuracy",
-        max_trials=trials, seed=0, directory=str(folder), project_name="bare",
-    )  # fmt: skip
-    tuner.search(x, y, validation_data=(xv, yv), epochs=epochs, verbose=0,
-                 callbacks=[keras.callbacks.EarlyStopping(patience=epochs)])  # fmt: skip
+        MLPHyperModel(x.shape[1:], 10),
+        objective="val_accuracy",
+        max_trials=trials,
+        seed=0,
+        directory=str(folder),
+        project_name="bare",
+    )
+    tuner.search(
+        x,
+        y,
+        validation_data=(xv, yv),
+        epochs=epochs,
+        verbose=0,
+        callbacks=[keras.callbacks.EarlyStopping(patience=epochs)],
+    )
     return len(tuner.oracle.trials)
 
 
@@ -70,10 +79,18 @@ def ours(folder, trials, epochs, x, y, xv, yv):
     import keras_recipes as kr
 
     result = kr.tuning.search(
-        x, y, validation_data=(xv, yv), max_trials=trials, epochs=epochs,
-        patience=epochs, directory=str(folder), project_name="ours", seed=0,
-        verbose=0, progress=False,
-    )  # fmt: skip
+        x,
+        y,
+        validation_data=(xv, yv),
+        max_trials=trials,
+        epochs=epochs,
+        patience=epochs,
+        directory=str(folder),
+        project_name="ours",
+        seed=0,
+        verbose=0,
+        progress=False,
+    )
     return len(result.trials)
 
 
@@ -95,17 +112,27 @@ def overhead(args):
         for name in times:
             per_trial[name].append(times[name])
         ratios.append(times["ours"] / times["bare"])
-        print(f"repeat {repeat}: bare {times['bare']:.2f} s/trial, ours "
-              f"{times['ours']:.2f} s/trial", file=sys.stderr, flush=True)  # fmt: skip
-    print(f"{args.trials} trials x {args.epochs} epochs, {args.repeats} repeats, "
-          f"{keras.backend.backend()}:\n")  # fmt: skip
+        print(
+            f"repeat {repeat}: bare {times['bare']:.2f} s/trial, ours "
+            f"{times['ours']:.2f} s/trial",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(
+        f"{args.trials} trials x {args.epochs} epochs, {args.repeats} repeats, "
+        f"{keras.backend.backend()}:\n"
+    )
     print("| | per trial (s), median (min-max) |")
     print("|---|---|")
     for name, values in per_trial.items():
-        print(f"| {name} | {statistics.median(values):.2f} ({min(values):.2f}-"
-              f"{max(values):.2f}) |")  # fmt: skip
-    print(f"| ours / bare | {statistics.median(ratios):.3f}x ({min(ratios):.3f}-"
-          f"{max(ratios):.3f}) |")  # fmt: skip
+        print(
+            f"| {name} | {statistics.median(values):.2f} ({min(values):.2f}-"
+            f"{max(values):.2f}) |"
+        )
+    print(
+        f"| ours / bare | {statistics.median(ratios):.3f}x ({min(ratios):.3f}-"
+        f"{max(ratios):.3f}) |"
+    )
 
 
 def free_port():
@@ -117,19 +144,41 @@ def free_port():
 def distributed(workers, args):
     folder = Path(tempfile.mkdtemp(prefix=f"search_{workers}w_"))
     port = free_port()
-    command = [sys.executable, str(ROOT / "recipes" / "tune_mlp.py"),
-               "--log-dir", str(folder), "--max-trials", str(args.trials),
-               "--epochs", str(args.epochs), "--oracle-ip", "127.0.0.1",
-               "--oracle-port", str(port), "--seed", "0", "--verbose", "0"]  # fmt: skip
+    command = [
+        sys.executable,
+        str(ROOT / "recipes" / "tune_mlp.py"),
+        "--log-dir",
+        str(folder),
+        "--max-trials",
+        str(args.trials),
+        "--epochs",
+        str(args.epochs),
+        "--oracle-ip",
+        "127.0.0.1",
+        "--oracle-port",
+        str(port),
+        "--seed",
+        "0",
+        "--verbose",
+        "0",
+    ]
     env = dict(os.environ, KERAS_BACKEND=keras.backend.backend())
     start = time.perf_counter()
     processes = [
-        subprocess.Popen([*command, "--tuner-id", f"tuner{i}"], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [*command, "--tuner-id", f"tuner{i}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for i in range(workers)
-    ]  # fmt: skip
-    chief = subprocess.Popen([*command, "--tuner-id", "chief"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    ]
+    chief = subprocess.Popen(
+        [*command, "--tuner-id", "chief"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     code = chief.wait(timeout=1800)
     seconds = time.perf_counter() - start
     for process in processes:
@@ -146,13 +195,17 @@ def workers(args):
             seconds = distributed(count, args)
             results[count].append(args.trials / seconds * 60)
             print(f"{count} worker(s): {seconds:.1f} s", file=sys.stderr, flush=True)
-    print(f"{args.trials} trials x {args.epochs} epochs, {args.repeats} repeats, "
-          f"{keras.backend.backend()}, {os.cpu_count()} cores:\n")  # fmt: skip
+    print(
+        f"{args.trials} trials x {args.epochs} epochs, {args.repeats} repeats, "
+        f"{keras.backend.backend()}, {os.cpu_count()} cores:\n"
+    )
     print("| workers | trials per minute, median (min-max) |")
     print("|---|---|")
     for count, values in results.items():
-        print(f"| {count} | {statistics.median(values):.2f} ({min(values):.2f}-"
-              f"{max(values):.2f}) |")  # fmt: skip
+        print(
+            f"| {count} | {statistics.median(values):.2f} ({min(values):.2f}-"
+            f"{max(values):.2f}) |"
+        )
 
 
 def main(argv=None):
@@ -162,7 +215,6 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    np.random.seed(0)
     (overhead if args.part == "overhead" else workers)(args)
 
 

@@ -33,7 +33,7 @@ test accuracy >= the peer's on >= 7 of 10 seeds.
 
 Usage:
     KERAS_BACKEND=tensorflow python benchmarks/time_to_target.py --seeds 10
-    KERAS_BACKEND=tensorflow python benchmarks/time_to_target.py --seeds 10 --data digits4x
+    KERAS_BACKEND=tensorflow python benchmarks/time_to_target.py --data digits4x
 """
 
 import argparse
@@ -74,17 +74,22 @@ def fresh_model(seed, data):
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = kr.build_cnn(data.x_train.shape[1:], data.num_classes, activation="relu")
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])  # fmt: skip
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
 def augmented(data, seed, copies=3):
     """The splits with `copies` augmented copies of the training images added."""
-    augment = keras.Sequential([
-        keras.layers.RandomTranslation(0.1, 0.1, seed=seed),
-        keras.layers.RandomRotation(0.05, seed=seed + 1),
-    ])  # fmt: skip
+    augment = keras.Sequential(
+        [
+            keras.layers.RandomTranslation(0.1, 0.1, seed=seed),
+            keras.layers.RandomRotation(0.05, seed=seed + 1),
+        ]
+    )
     extra = [
         keras.ops.convert_to_numpy(augment(data.x_train, training=True))
         for _ in range(copies)
@@ -92,8 +97,15 @@ def augmented(data, seed, copies=3):
     x = np.concatenate([data.x_train, *extra]).astype("float32")
     y = np.concatenate([data.y_train] * (copies + 1))
     order = np.random.default_rng(seed).permutation(len(x))
-    return Splits(x[order], y[order], data.x_val, data.y_val, data.x_test,
-                  data.y_test, data.num_classes)  # fmt: skip
+    return Splits(
+        x[order],
+        y[order],
+        data.x_val,
+        data.y_val,
+        data.x_test,
+        data.y_test,
+        data.num_classes,
+    )
 
 
 def run_arm(arm, seed, data, folder):
@@ -106,17 +118,22 @@ def run_arm(arm, seed, data, folder):
     if arm == "peer":
         epochs = 60
         callbacks = [
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=8,
-                                          restore_best_weights=True),  # fmt: skip
-            keras.callbacks.ModelCheckpoint(str(folder / "peer.keras"),
-                                            save_best_only=True),  # fmt: skip
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss", factor=0.5, patience=3
+            ),
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=8, restore_best_weights=True
+            ),
+            keras.callbacks.ModelCheckpoint(
+                str(folder / "peer.keras"), save_best_only=True
+            ),
         ]
     elif arm == "constant":
         epochs, callbacks = 30, []
     else:
-        finder = kr.find_learning_rate(model, data.x_train, data.y_train,
-                                       batch_size=BATCH, verbose=0)  # fmt: skip
+        finder = kr.find_learning_rate(
+            model, data.x_train, data.y_train, batch_size=BATCH, verbose=0
+        )
         finder_seconds = time.perf_counter() - start
         method = suggestion_method("auto", "one-cycle")
         peak = finder.suggestions.get(method) or 1e-3
@@ -127,27 +144,42 @@ def run_arm(arm, seed, data, folder):
             schedule.schedule_for(epochs, steps, 1e-3).learning_rate,
             np.arange(epochs * steps),
         )
-        checkpoint = kr.BestCheckpoint(folder / "recipe" / "model.keras",
-                                       monitor="val_accuracy")  # fmt: skip
+        checkpoint = kr.BestCheckpoint(
+            folder / "recipe" / "model.keras", monitor="val_accuracy"
+        )
         callbacks = [
             schedule,
-            kr.EarlyStopping("val_accuracy", patience=PATIENCE,
-                             start_from_epoch=int(np.argmax(rates)) // steps),  # fmt: skip
+            kr.EarlyStopping(
+                "val_accuracy",
+                patience=PATIENCE,
+                start_from_epoch=int(np.argmax(rates)) // steps,
+            ),
             checkpoint,
         ]
-    model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-              epochs=epochs, batch_size=BATCH, callbacks=[*callbacks, log],
-              verbose=0)  # fmt: skip
+    model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=epochs,
+        batch_size=BATCH,
+        callbacks=[*callbacks, log],
+        verbose=0,
+    )
     seconds = time.perf_counter() - start
     if arm == "recipe":
         model = keras.models.load_model(checkpoint.best_path)
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     return {
-        "arm": arm, "seed": seed, "build_seconds": build_seconds,
-        "finder_seconds": finder_seconds, "seconds": seconds,
-        "epoch_seconds": log.seconds, "val_loss": log.val_loss,
-        "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-    }  # fmt: skip
+        "arm": arm,
+        "seed": seed,
+        "build_seconds": build_seconds,
+        "finder_seconds": finder_seconds,
+        "seconds": seconds,
+        "epoch_seconds": log.seconds,
+        "val_loss": log.val_loss,
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+    }
 
 
 def reach(run, target):
@@ -180,8 +212,9 @@ def main(argv=None):
         if args.data == "digits4x":
             data = augmented(data, seed)
         if seed == 0:  # Warm-up, not counted.
-            fresh_model(0, data).fit(data.x_train[:256], data.y_train[:256],
-                                     epochs=1, verbose=0)  # fmt: skip
+            fresh_model(0, data).fit(
+                data.x_train[:256], data.y_train[:256], epochs=1, verbose=0
+            )
         order = list(arms)
         random.Random(seed).shuffle(order)
         by_arm = {arm: run_arm(arm, seed, data, folder / str(seed)) for arm in order}
@@ -192,54 +225,78 @@ def main(argv=None):
             run["target_epoch"], run["target_seconds"] = reach(run, target)
             runs.append(run)
         peer, recipe = by_arm["peer"], by_arm["recipe"]
-        print(f"seed {seed}: target {target:.4f}; peer {peer['seconds']:.1f} s "
-              f"({len(peer['val_loss'])} epochs) test {peer['test_accuracy']:.4f}; "
-              f"recipe to target {recipe['target_seconds']} s, epoch "
-              f"{recipe['target_epoch']}, test {recipe['test_accuracy']:.4f}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"seed {seed}: target {target:.4f}; peer {peer['seconds']:.1f} s "
+            f"({len(peer['val_loss'])} epochs) test {peer['test_accuracy']:.4f}; "
+            f"recipe to target {recipe['target_seconds']} s, epoch "
+            f"{recipe['target_epoch']}, test {recipe['test_accuracy']:.4f}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def of(arm):
         return [r for r in runs if r["arm"] == arm]
 
     peers = {r["seed"]: r for r in of("peer")}
-    print(f"Backend {keras.backend.backend()}, Keras {keras.__version__}; data "
-          f"{args.data} ({len(data.x_train)} training samples); {args.seeds} "
-          f"seeds; median (min-max); {time.perf_counter() - begin:.0f} s in all.\n")  # fmt: skip
-    print("| arm | epochs run | wall, whole run (s) | epochs to the target | "
-          "wall to the target (s) | wall to the target / peer's whole run | "
-          "test accuracy | test loss |")  # fmt: skip
+    print(
+        f"Backend {keras.backend.backend()}, Keras {keras.__version__}; data "
+        f"{args.data} ({len(data.x_train)} training samples); {args.seeds} "
+        f"seeds; median (min-max); {time.perf_counter() - begin:.0f} s in all.\n"
+    )
+    print(
+        "| arm | epochs run | wall, whole run (s) | epochs to the target | "
+        "wall to the target (s) | wall to the target / peer's whole run | "
+        "test accuracy | test loss |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for arm in arms:
         rs = of(arm)
         reached = sum(r["target_epoch"] is not None for r in rs)
-        ratios = [r["target_seconds"] / peers[r["seed"]]["seconds"]
-                  if r["target_seconds"] is not None else None for r in rs]  # fmt: skip
-        print(f"| {arm} | {spread([len(r['val_loss']) for r in rs], 'g')} | "
-              f"{spread([r['seconds'] for r in rs], '.1f')} | "
-              f"{spread([r['target_epoch'] for r in rs], 'g')} [{reached}/{len(rs)}] | "
-              f"{spread([r['target_seconds'] for r in rs], '.1f')} | "
-              f"{spread(ratios)} | {spread([r['test_accuracy'] for r in rs], '.4f')} | "
-              f"{spread([r['test_loss'] for r in rs], '.4f')} |")  # fmt: skip
+        ratios = [
+            r["target_seconds"] / peers[r["seed"]]["seconds"]
+            if r["target_seconds"] is not None
+            else None
+            for r in rs
+        ]
+        print(
+            f"| {arm} | {spread([len(r['val_loss']) for r in rs], 'g')} | "
+            f"{spread([r['seconds'] for r in rs], '.1f')} | "
+            f"{spread([r['target_epoch'] for r in rs], 'g')} [{reached}/{len(rs)}] | "
+            f"{spread([r['target_seconds'] for r in rs], '.1f')} | "
+            f"{spread(ratios)} | {spread([r['test_accuracy'] for r in rs], '.4f')} | "
+            f"{spread([r['test_loss'] for r in rs], '.4f')} |"
+        )
     recipes = of("recipe")
-    at_least = sum(r["test_accuracy"] >= peers[r["seed"]]["test_accuracy"] - 1e-9
-                   for r in recipes)  # fmt: skip
-    fast = sum(r["target_seconds"] is not None
-               and r["target_seconds"] <= 0.5 * peers[r["seed"]]["seconds"]
-               for r in recipes)  # fmt: skip
-    print(f"\nRecipe test accuracy >= the peer's: {at_least} of {len(recipes)} seeds. "
-          f"Recipe at the target in <= 0.5x the peer's wall time: {fast} of "
-          f"{len(recipes)} seeds.\n")  # fmt: skip
-    print("| seed | target | peer: epochs, wall (s), test acc | recipe: epoch at "
-          "target, wall at target (s), test acc |")  # fmt: skip
+    at_least = sum(
+        r["test_accuracy"] >= peers[r["seed"]]["test_accuracy"] - 1e-9 for r in recipes
+    )
+    fast = sum(
+        r["target_seconds"] is not None
+        and r["target_seconds"] <= 0.5 * peers[r["seed"]]["seconds"]
+        for r in recipes
+    )
+    print(
+        f"\nRecipe test accuracy >= the peer's: {at_least} of {len(recipes)} seeds. "
+        f"Recipe at the target in <= 0.5x the peer's wall time: {fast} of "
+        f"{len(recipes)} seeds.\n"
+    )
+    print(
+        "| seed | target | peer: epochs, wall (s), test acc | recipe: epoch at "
+        "target, wall at target (s), test acc |"
+    )
     print("|---|---|---|---|")
     for r in recipes:
         p = peers[r["seed"]]
         at = "never" if r["target_seconds"] is None else f"{r['target_seconds']:.1f}"
-        print(f"| {r['seed']} | {r['target']:.4f} | {len(p['val_loss'])}, "
-              f"{p['seconds']:.1f}, {p['test_accuracy']:.4f} | {r['target_epoch']}, "
-              f"{at}, {r['test_accuracy']:.4f} |")  # fmt: skip
+        print(
+            f"| {r['seed']} | {r['target']:.4f} | {len(p['val_loss'])}, "
+            f"{p['seconds']:.1f}, {p['test_accuracy']:.4f} | {r['target_epoch']}, "
+            f"{at}, {r['test_accuracy']:.4f} |"
+        )
     if args.out:
-        Path(args.out).write_text(json.dumps({"args": vars(args), "runs": runs}, indent=1))
+        Path(args.out).write_text(
+            json.dumps({"args": vars(args), "runs": runs}, indent=1)
+        )
     return 0
 
 

@@ -90,8 +90,12 @@ def test_every_and_bad_argument():
 
 
 def test_a_model_without_a_layer_to_watch_is_refused_at_train_begin():
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2, activation="softmax")]
+    )
     model.compile("sgd", "sparse_categorical_crossentropy")
     x = np.ones((8, 3), "float32")
     with pytest.raises(ValueError, match="found no layer to watch"):
-        model.fit(x, np.zeros(8), epochs=1, verbose=0, callbacks=[kr.ActivationMonitor(x)])
+        model.fit(
+            x, np.zeros(8), epochs=1, verbose=0, callbacks=[kr.ActivationMonitor(x)]
+        )

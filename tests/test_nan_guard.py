@@ -107,9 +107,9 @@ class EpochEndWeights(keras.callbacks.Callback):
         self.at_step = {0: self.state()}
 
     def on_epoch_end(self, epoch, logs=None):
-        self.at_step[int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))] = (
-            self.state()
-        )
+        self.at_step[
+            int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        ] = self.state()
 
     def state(self):
         return [np.array(keras.ops.convert_to_numpy(v)) for v in self.model.weights]
@@ -154,7 +154,9 @@ def test_default_restores_a_copy_of_an_epoch_end(bad_batch, restored_step):
     assert len(history.history["loss"]) == guard.bad_epoch  # stopped
     assert guard.restored_step == restored_step
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == restored_step
-    for variable, expected in zip(model.weights, states.at_step[restored_step], strict=True):
+    for variable, expected in zip(
+        model.weights, states.at_step[restored_step], strict=True
+    ):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), expected)
     state = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
     assert all(np.isfinite(value).all() for value in state)

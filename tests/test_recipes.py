@@ -105,7 +105,9 @@ def test_train_smoke(tmp_path, capsys, schedule):
             metrics["learning_rate"] / (25 if schedule == "one-cycle" else 1)
         )
     assert any((tmp_path / "tensorboard").rglob("events.out.tfevents.*"))
-    per_step = read_run(tmp_path / "tensorboard" / "train").get("schedule/learning_rate")
+    per_step = read_run(tmp_path / "tensorboard" / "train").get(
+        "schedule/learning_rate"
+    )
     if schedule not in ("none", "performance"):
         # TensorBoard shows the rate of every step, as schedule.csv has it.
         assert [step for step, _ in per_step] == list(range(len(rates)))

@@ -24,7 +24,9 @@ def test_the_curve_is_the_rate_each_update_applied(tmp_path):
     curve = read_run(tmp_path)["schedule/learning_rate"]
     assert [step for step, _ in curve] == list(range(3 * STEPS))
     # (The kernel is float32 near 2.7: its differences are exact to ~3e-7.)
-    np.testing.assert_allclose([value for _, value in curve], applied, rtol=1e-5, atol=5e-7)
+    np.testing.assert_allclose(
+        [value for _, value in curve], applied, rtol=1e-5, atol=5e-7
+    )
     assert "schedule/momentum" not in read_run(tmp_path)  # not cycled
 
 
@@ -48,5 +50,7 @@ def test_momentum_and_a_resumed_fit_are_written_at_their_positions(tmp_path):
 
 
 def test_log_dir_must_be_a_path():
-    with pytest.raises(TypeError, match=r"`log_dir` must be a path.*Received: log_dir=3"):
+    with pytest.raises(
+        TypeError, match=r"`log_dir` must be a path.*Received: log_dir=3"
+    ):
         kr.ExponentialScheduling(0.1, decay_epochs=1, log_dir=3)

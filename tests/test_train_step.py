@@ -39,7 +39,9 @@ def counting_model():
             keras.layers.Dense(2, activation="softmax"),
         ]
     )
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
+    model.compile(
+        keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy"
+    )
     return model
 
 
@@ -86,8 +88,12 @@ def test_a_lasting_change_is_not_undone_by_the_release():
     y = np.zeros((64, 2), "float32")
     model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     plain = model.train_function
-    scheduler = PerformanceScheduling(monitor="loss", mode="max", patience=0, factor=0.5)
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[scheduler, NaNGuard()])
+    scheduler = PerformanceScheduling(
+        monitor="loss", mode="max", patience=0, factor=0.5
+    )
+    model.fit(
+        x, y, batch_size=16, epochs=2, verbose=0, callbacks=[scheduler, NaNGuard()]
+    )
     assert scheduler.scale < 1
     assert model.train_function is not plain
 
@@ -105,7 +111,9 @@ DEFAULT_CALLBACKS = {
     "BestCheckpoint": lambda tmp: kr.BestCheckpoint(tmp / "best.keras", monitor="loss"),
     "ResumableBackup": lambda tmp: kr.ResumableBackup(tmp / "backup"),
     "NaNGuard": lambda tmp: NaNGuard(),
-    "GradientMonitor": lambda tmp: kr.GradientMonitor((data()[0][:8], data()[1][:8]), every=2),
+    "GradientMonitor": lambda tmp: kr.GradientMonitor(
+        (data()[0][:8], data()[1][:8]), every=2
+    ),
     "ActivationMonitor": lambda tmp: kr.ActivationMonitor(data()[0][:8]),
     "OptimizerLogs": lambda tmp: kr.OptimizerLogs(),
 }

@@ -46,9 +46,10 @@ class SchedulingCallback(keras.callbacks.Callback):
     so the curve the optimizer followed shows step by step; the values come
     from the schedule, in one batch, with no per-step work. Pass the
     `train` folder of `keras.callbacks.TensorBoard(log_dir)` to see them
-    beside its epoch curves. Only the chief of a multi-worker run writes. Under mixed precision it
-    drives the `LossScaleOptimizer`'s inner optimizer, the one that applies
-    the update. After the fit the optimizer
+    beside its epoch curves. Only the chief of a multi-worker run writes.
+
+    Under mixed precision it drives the `LossScaleOptimizer`'s inner
+    optimizer, the one that applies the update. After the fit the optimizer
     is given back its compiled learning rate and momentum. The epoch `logs`
     get `learning_rate` (and `momentum` where it is driven): the values for
     the optimizer's next step.

@@ -224,9 +224,7 @@ def run(args):
     per_step = {}
     if args.schedule not in ("none", "performance"):
         per_step["log_dir"] = log_dir / "tensorboard" / "train"
-    schedule = scheduling_callback_of(
-        args, learning_rate, model.optimizer, **per_step
-    )
+    schedule = scheduling_callback_of(args, learning_rate, model.optimizer, **per_step)
     checkpoint = kr.BestCheckpoint(
         log_dir / "best" / "model.keras", monitor="val_accuracy"
     )
