@@ -290,7 +290,8 @@ def test_recipe_wrapper_is_the_command(tmp_path):
         ),
         (
             ["schedule", "--min-momentum", "0.99"],
-            "`min_momentum` must be >= 0 and <= 0.95. Received: min_momentum=0.99",
+            "must be <= `max_momentum` (at the ends of the cycle). Received: "
+            "min_momentum=0.99, max_momentum=0.95",
         ),
         (
             ["schedule", "--schedule", "exponential", "--decay-rate", "1.5"],

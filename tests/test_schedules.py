@@ -289,7 +289,8 @@ def test_type_errors(make, match):
         ("piecewise", {"boundaries": [2, 1], "values": [1, 2, 3]}, r"increasing"),
         ("piecewise", {"boundaries": [1], "values": [1, 2], "unit": "epochs"},
          r"`unit` must be one of"),
-        ("one-cycle", {"min_momentum": 0.99}, r"`min_momentum` must be"),
+        ("one-cycle", {"min_momentum": 0.99},
+         r"`min_momentum` .* must be <= `max_momentum`"),
         ("performance", {}, r"`name` must be one of 'power'"),
     ],
 )  # fmt: skip

@@ -4,6 +4,8 @@ import math
 import numbers
 import os
 
+import numpy as np
+
 
 def check_number(name, value, *, low=None, high=None, low_open=False, high_open=False):
     """Checks that `value` is a real number in a range and returns it as a float.
@@ -46,8 +48,14 @@ def check_positive_int(name, value, *, allow_none=False):
     return check_int(name, value, low=1, allow_none=allow_none)
 
 
-def check_int(name, value, *, low, allow_none=False):
-    """Checks that `value` is an integer >= `low` (or `None` when allowed)."""
+def check_int(name, value, *, low, high=None, allow_none=False):
+    """Checks that `value` is an integer in [`low`, `high`] (or `None` when
+    allowed) and returns it as an `int`.
+
+    A float, even a whole one such as `2.0`, is refused rather than
+    truncated, and so is a bool. `high` caps a value that would make a call
+    run for ever (a sweep of 10**30 steps).
+    """
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -57,7 +65,22 @@ def check_int(name, value, *, low, allow_none=False):
         )
     if value < low:
         raise ValueError(f"`{name}` must be >= {low}. Received: {name}={value}")
+    if high is not None and value > high:
+        raise ValueError(f"`{name}` must be <= {high:,}. Received: {name}={value:,}")
     return int(value)
+
+
+def check_bool(name, value):
+    """Checks that `value` is a bool (NumPy's too) and returns it as one.
+
+    `"False"`, `0`, `None` or a list are refused: `bool("False")` is true.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"`{name}` must be True or False. Received: {name}={value!r} "
+            f"of type {type(value).__name__}"
+        )
+    return bool(value)
 
 
 def check_path(name, value, *, allow_none=False):
@@ -70,6 +93,33 @@ def check_path(name, value, *, allow_none=False):
             f"Received: {name}={value!r} of type {type(value).__name__}"
         )
     return os.fspath(value)
+
+
+def check_int_sequence(name, value, *, low=1, high=None, min_length=1):
+    """Checks that `value` is a list or tuple of at least `min_length`
+    integers in [`low`, `high`] and returns it as a tuple of ints."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(
+            f"`{name}` must be a list or tuple of integers. Received: "
+            f"{name}={value!r} of type {type(value).__name__}"
+        )
+    if len(value) < min_length:
+        raise ValueError(
+            f"`{name}` must hold at least {min_length} value"
+            f"{'s' if min_length > 1 else ''}. Received: {name}={value!r}"
+        )
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
+            raise TypeError(
+                f"`{name}` must hold integers. Received: {name}={value!r} "
+                f"(item {item!r} of type {type(item).__name__})"
+            )
+        if item < low or (high is not None and item > high):
+            allowed = f">= {low}" if high is None else f"in [{low}, {high:,}]"
+            raise ValueError(
+                f"`{name}` must hold integers {allowed}. Received: {name}={value!r}"
+            )
+    return tuple(int(item) for item in value)
 
 
 def check_choice(name, value, choices):

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_recipes._internal.validation import check_positive_int
+from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.models.pairing import activation_name
 
 # Units that output 0 with a zero gradient below 0 (leaky ReLU, PReLU, ELU,
@@ -53,9 +53,18 @@ class ActivationMonitor(keras.callbacks.Callback):
 
     def __init__(self, probe_x, every=1, saturation_margin=0.01, verbose=0):
         super().__init__()
+        shape = getattr(probe_x, "shape", None)
+        if shape is None or len(shape) < 1 or shape[0] < 1:
+            raise ValueError(
+                "`probe_x` must be a batch of at least one input (an array of "
+                "shape (n, ...) with n >= 1, e.g. 256 training samples). "
+                f"Received: probe_x with shape {shape}"
+            )
         self.probe_x = probe_x
         self.every = check_positive_int("every", every)
-        self.saturation_margin = float(saturation_margin)
+        self.saturation_margin = check_number(
+            "saturation_margin", saturation_margin, low=0, high=0.5, high_open=True
+        )
         self.verbose = verbose
         self.history = []
 

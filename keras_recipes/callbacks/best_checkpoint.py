@@ -2,6 +2,7 @@
 
 import math
 import os
+import string
 from pathlib import Path
 
 import keras
@@ -13,7 +14,12 @@ from keras_recipes._internal.atomic import (
     remove_stale,
     write_json,
 )
-from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.validation import (
+    check_bool,
+    check_number,
+    check_path,
+    check_positive_int,
+)
 from keras_recipes.callbacks._monitor import Monitor
 
 MANIFEST_VERSION = 2
@@ -160,8 +166,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         save_freq="epoch",
     ):
         super().__init__()
-        self.filepath = str(filepath)
-        self.save_weights_only = bool(save_weights_only)
+        self.filepath = _check_template(check_path("filepath", filepath))
+        self.save_weights_only = check_bool("save_weights_only", save_weights_only)
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
         if not self.filepath.endswith(suffix):
             raise ValueError(
@@ -189,7 +195,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             )
             self.filepath = self.filepath.removesuffix(suffix) + tag + suffix
         self.save_top_k = check_positive_int("save_top_k", save_top_k)
-        self.save_best_only = bool(save_best_only)
+        self.save_best_only = check_bool("save_best_only", save_best_only)
         self.initial_value_threshold = (
             None
             if initial_value_threshold is None
@@ -198,8 +204,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = mode
         self.min_delta = min_delta
-        self.save_last = bool(save_last)
+        self.save_last = check_bool("save_last", save_last)
         folder = Path(self.filepath).parent
+        manifest = check_path("manifest", manifest, allow_none=True)
         self.manifest = Path(manifest) if manifest else folder / MANIFEST_NAME
         self.last_path = Path(os.path.normpath(folder / f"last{suffix}"))
         self.verbose = verbose
@@ -318,7 +325,14 @@ class BestCheckpoint(keras.callbacks.Callback):
         numbers = {"epoch": epoch + 1}
         if batch is not None:
             numbers["batch"] = batch + 1
-        return os.path.normpath(self.filepath.format(**numbers, **logs))
+        try:
+            return os.path.normpath(self.filepath.format(**numbers, **logs))
+        except KeyError as error:
+            raise ValueError(
+                f"`filepath` names {error.args[0]!r}, which is not in this "
+                f"fit's logs ({', '.join(sorted(logs)) or 'none'}). "
+                f"Received: filepath={self.filepath!r}"
+            ) from None
 
     def _save(self, path):
         with atomic_path(path) as tmp:
@@ -344,3 +358,37 @@ class BestCheckpoint(keras.callbacks.Callback):
             "checkpoints": kept,
             "last": relative(self.last),
         }
+
+
+def _check_template(filepath):
+    """Checks the `str.format` fields of a checkpoint path at construction.
+
+    Only named fields are allowed (`{epoch}`, `{batch}`, a metric such as
+    `{val_loss:.4f}`); `{}` or `{0}` would fail at the first save.
+    """
+    try:
+        fields = list(string.Formatter().parse(filepath))
+    except ValueError as error:
+        raise ValueError(
+            f"`filepath` is not a valid template ({error}); write a literal "
+            f"brace as '{{{{' or '}}}}'. Received: filepath={filepath!r}"
+        ) from None
+    sample = {}
+    for _, field, _, _ in fields:
+        if field is None:
+            continue
+        if not field.isidentifier():
+            raise ValueError(
+                "`filepath` may only hold named fields such as {epoch}, "
+                "{batch} or a logged metric ({val_loss:.4f}). Received: "
+                f"filepath={filepath!r} (field {{{field}}})"
+            )
+        sample[field] = 1 if field in ("epoch", "batch") else 0.5
+    try:
+        filepath.format(**sample)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"`filepath` has a format its values cannot take ({error}). "
+            f"Received: filepath={filepath!r}"
+        ) from None
+    return filepath

@@ -5,7 +5,7 @@ import math
 import keras
 
 from keras_recipes._internal.state import snapshot
-from keras_recipes._internal.validation import check_int, check_number
+from keras_recipes._internal.validation import check_bool, check_int, check_number
 from keras_recipes.callbacks._monitor import Monitor
 
 
@@ -80,12 +80,12 @@ class EarlyStopping(keras.callbacks.Callback):
         # Keras's meaning: 0 and 1 both stop at the first epoch without
         # improvement.
         self.patience = check_int("patience", patience, low=0)
-        self.start_from_epoch = int(
-            check_number("start_from_epoch", start_from_epoch, low=0)
-        )
+        self.start_from_epoch = check_int("start_from_epoch", start_from_epoch, low=0)
         self.baseline = None if baseline is None else check_number("baseline", baseline)
-        self.restore_best_weights = bool(restore_best_weights)
-        self.check_finite = bool(check_finite)
+        self.restore_best_weights = check_bool(
+            "restore_best_weights", restore_best_weights
+        )
+        self.check_finite = check_bool("check_finite", check_finite)
         self.stopping_threshold = (
             None
             if stopping_threshold is None

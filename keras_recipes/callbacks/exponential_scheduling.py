@@ -1,6 +1,6 @@
 """`ExponentialScheduling`: exponential decay of the learning rate as a callback."""
 
-from keras_recipes._internal.validation import check_number
+from keras_recipes._internal.validation import check_bool, check_number
 from keras_recipes.callbacks._scheduling import DecayScheduling
 from keras_recipes.schedules.factory import EXPONENTIAL_DECAY_RATE
 
@@ -48,7 +48,7 @@ class ExponentialScheduling(DecayScheduling):
         self.decay_rate = check_number(
             "decay_rate", decay_rate, low=0, high=1, low_open=True
         )
-        self.staircase = bool(staircase)
+        self.staircase = check_bool("staircase", staircase)
 
     def decay_options(self):
         return {"decay_rate": self.decay_rate, "staircase": self.staircase}

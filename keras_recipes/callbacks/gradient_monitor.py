@@ -9,7 +9,11 @@ from keras import ops
 
 from keras_recipes._internal.gradients import loss_and_gradients
 from keras_recipes._internal.state import snapshot
-from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.validation import (
+    check_number,
+    check_path,
+    check_positive_int,
+)
 from keras_recipes._internal.workers import is_chief
 
 
@@ -86,7 +90,7 @@ class GradientMonitor(keras.callbacks.Callback):
         self.exploding_threshold = check_number(
             "exploding_threshold", exploding_threshold, low=0, low_open=True
         )
-        self.log_dir = None if log_dir is None else str(log_dir)
+        self.log_dir = check_path("log_dir", log_dir, allow_none=True)
         self.verbose = verbose
         self._writer = None
         self.history = []

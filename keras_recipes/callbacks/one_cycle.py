@@ -1,8 +1,8 @@
 """`OneCycle`: the 1cycle policy as a callback, momentum cycled too."""
 
-from keras_recipes._internal.validation import check_number
+from keras_recipes._internal.validation import check_bool, check_number
 from keras_recipes.callbacks._scheduling import SchedulingCallback
-from keras_recipes.schedules.factory import check_steps_or_epochs
+from keras_recipes.schedules.factory import check_momenta, check_steps_or_epochs
 from keras_recipes.schedules.one_cycle import MAX_MOMENTUM, MIN_MOMENTUM
 
 
@@ -75,7 +75,12 @@ class OneCycle(SchedulingCallback):
     ):
         super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
         self.total_steps, self.total_epochs = check_steps_or_epochs(
-            "total_steps", total_steps, "total_epochs", total_epochs, required=False
+            "total_steps",
+            total_steps,
+            "total_epochs",
+            total_epochs,
+            required=False,
+            whole_epochs=True,
         )
         self.max_learning_rate = check_number(
             "max_learning_rate", max_learning_rate, low=0, low_open=True
@@ -84,11 +89,8 @@ class OneCycle(SchedulingCallback):
         self.pct_start = pct_start
         self.div_factor = div_factor
         self.final_div_factor = final_div_factor
-        self.cycle_momentum = bool(cycle_momentum)
-        self.max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
-        self.min_momentum = check_number(
-            "min_momentum", min_momentum, low=0, high=self.max_momentum
-        )
+        self.cycle_momentum = check_bool("cycle_momentum", cycle_momentum)
+        self.max_momentum, self.min_momentum = check_momenta(max_momentum, min_momentum)
         # Builds one schedule now so that its arguments are checked now.
         self.schedule_for(epochs=1, steps_per_epoch=1)
 

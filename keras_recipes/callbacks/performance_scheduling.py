@@ -79,7 +79,7 @@ class PerformanceScheduling(keras.callbacks.Callback):
         self.patience = check_int("patience", patience, low=0)
         self.mode = mode
         self.min_delta = min_delta
-        self.cooldown = int(check_number("cooldown", cooldown, low=0))
+        self.cooldown = check_int("cooldown", cooldown, low=0)
         self.min_learning_rate = check_number(
             "min_learning_rate", min_learning_rate, low=0
         )

@@ -14,6 +14,7 @@ from keras_recipes._internal.atomic import (
     write_json,
 )
 from keras_recipes._internal.keras_internals import set_initial_epoch
+from keras_recipes._internal.validation import check_bool, check_path
 
 STATE_VERSION = 2
 
@@ -77,7 +78,7 @@ class ResumableBackup(keras.callbacks.Callback):
 
     def __init__(self, backup_dir, callbacks=None, delete_on_completion=True):
         super().__init__()
-        self.backup_dir = Path(backup_dir)
+        self.backup_dir = Path(check_path("backup_dir", backup_dir))
         callbacks = {} if callbacks is None else callbacks
         if not isinstance(callbacks, Mapping):
             raise TypeError(
@@ -98,7 +99,9 @@ class ResumableBackup(keras.callbacks.Callback):
                     f"`load_state_dict()`. Received: {type(callback).__name__}"
                 )
         self.callbacks = dict(callbacks)
-        self.delete_on_completion = bool(delete_on_completion)
+        self.delete_on_completion = check_bool(
+            "delete_on_completion", delete_on_completion
+        )
         self.restored_epoch = None
 
     @property

@@ -14,8 +14,8 @@ from keras_recipes._internal.driver import (
 from keras_recipes._internal.state import restore, snapshot, training_variables
 from keras_recipes._internal.validation import (
     check_choice,
+    check_int,
     check_number,
-    check_positive_int,
 )
 from keras_recipes.lr_finder.algorithms import (
     SUGGESTERS,
@@ -25,6 +25,9 @@ from keras_recipes.lr_finder.algorithms import (
 )
 from keras_recipes.lr_finder.result import LRFinderResult
 from keras_recipes.lr_finder.sweep import MODES, Sweep
+
+# The longest sweep the finder runs (fastai's default is 100 steps).
+MAX_STEPS = 100_000
 
 
 class LRFinder(keras.callbacks.Callback):
@@ -105,11 +108,9 @@ class LRFinder(keras.callbacks.Callback):
                 f"min_learning_rate={min_learning_rate}, "
                 f"max_learning_rate={max_learning_rate}"
             )
-        self.num_steps = check_positive_int("num_steps", num_steps)
-        if self.num_steps < 10:
-            raise ValueError(
-                f"`num_steps` must be >= 10. Received: num_steps={num_steps}"
-            )
+        # A sweep needs a few points; 100,000 steps is already hours of a
+        # sweep that fastai does in 100.
+        self.num_steps = check_int("num_steps", num_steps, low=10, high=MAX_STEPS)
         self.mode = check_choice("mode", mode, MODES)
         if divergence_threshold is not None:
             divergence_threshold = check_number(

@@ -1,5 +1,6 @@
 """`find_learning_rate`: run an LR range test on a compiled model."""
 
+from keras_recipes._internal.validation import check_positive_int
 from keras_recipes.lr_finder.callback import LRFinder
 
 _RESERVED = ("epochs", "callbacks", "validation_data", "initial_epoch")
@@ -91,6 +92,8 @@ def find_learning_rate(
         validation_data=validation_data,
         verbose=verbose,
     )
+    if "batch_size" in fit_kwargs:
+        check_positive_int("batch_size", fit_kwargs["batch_size"], allow_none=True)
     fit_kwargs.setdefault("verbose", 0)
     # As many epochs as steps: enough for any data length, the finder stops
     # the fit once the sweep is over.

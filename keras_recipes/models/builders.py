@@ -2,8 +2,17 @@
 
 import keras
 
-from keras_recipes._internal.validation import check_number, check_positive_int
+from keras_recipes._internal.validation import (
+    check_bool,
+    check_int,
+    check_int_sequence,
+    check_number,
+)
 from keras_recipes.models.pairing import initializer_for
+
+# The widest layer a builder makes (units, filters): a width beyond is a typo
+# that would exhaust the memory, not a model.
+MAX_WIDTH = 1_000_000
 
 
 def build_mlp(
@@ -65,11 +74,12 @@ def build_mlp(
     >>> model = build_mlp((64,), 10, hidden_layers=3, units=256, activation="selu")
     >>> model.compile("nadam", "sparse_categorical_crossentropy")
     """
-    num_outputs = check_positive_int("num_outputs", num_outputs)
-    hidden_layers = int(check_number("hidden_layers", hidden_layers, low=0))
+    num_outputs = check_int("num_outputs", num_outputs, low=1, high=MAX_WIDTH)
+    hidden_layers = check_int("hidden_layers", hidden_layers, low=0, high=1000)
+    input_shape = check_int_sequence("input_shape", input_shape)
     widths = _widths(units, hidden_layers)
-    head = [keras.Input(tuple(input_shape))]
-    if len(tuple(input_shape)) > 1:
+    head = [keras.Input(input_shape)]
+    if len(input_shape) > 1:
         head.append(keras.layers.Flatten())
     layers = _hidden_stack(
         lambda width, **kw: keras.layers.Dense(width, **kw),
@@ -128,13 +138,20 @@ def build_cnn(
 
     >>> model = build_cnn((8, 8, 1), 10, filters=(32, 64))
     """
-    input_shape = tuple(input_shape)
+    input_shape = check_int_sequence("input_shape", input_shape)
     if len(input_shape) not in (2, 3):
         raise ValueError(
             "`input_shape` must be (height, width) or (height, width, channels)."
             f" Received: input_shape={input_shape}"
         )
-    num_outputs = check_positive_int("num_outputs", num_outputs)
+    filters = check_int_sequence("filters", filters, high=MAX_WIDTH)
+    kernel_size = check_int(
+        "kernel_size", kernel_size, low=1, high=max(input_shape[:2])
+    )
+    dense_units = check_int(
+        "dense_units", dense_units, low=0, high=MAX_WIDTH, allow_none=True
+    )
+    num_outputs = check_int("num_outputs", num_outputs, low=1, high=MAX_WIDTH)
     head = [keras.Input(input_shape)]
     if len(input_shape) == 2:
         head.append(keras.layers.Reshape(input_shape + (1,)))
@@ -164,6 +181,7 @@ def _hidden_stack(
     make, widths, activation, batch_norm, dropout, l1, l2, max_norm, initializer
 ):
     """Kernel layers (from `make`) with the pairing, BN, activation, dropout."""
+    batch_norm = check_bool("batch_norm", batch_norm)
     selu = _is_selu(activation)
     if selu and batch_norm:
         raise ValueError(
@@ -179,6 +197,15 @@ def _hidden_stack(
         max_norm = check_number("max_norm", max_norm, low=0, low_open=True)
     if initializer == "auto":
         initializer = initializer_for(activation)
+    else:
+        try:
+            initializer = keras.initializers.get(initializer)
+        except (ValueError, TypeError) as error:
+            raise ValueError(
+                "`kernel_initializer` must be 'auto' (paired with the "
+                "activation), a Keras initializer or its name. Received: "
+                f"kernel_initializer={initializer!r} ({error})"
+            ) from None
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     constraint = keras.constraints.MaxNorm(max_norm) if max_norm else None
     layer_activation = isinstance(activation, keras.layers.Layer)
@@ -212,7 +239,7 @@ def _output(num_outputs, output_activation):
     return keras.layers.Dense(
         num_outputs,
         activation=output_activation,
-        kernel_initializer=initializer_for(output_activation),
+        kernel_initializer=initializer_for(output_activation, "output_activation"),
         name="output",
     )
 
@@ -224,8 +251,11 @@ def _widths(units, hidden_layers):
                 "`units` must have one entry per hidden layer. Received: "
                 f"units={list(units)}, hidden_layers={hidden_layers}"
             )
-        return [check_positive_int(f"units[{i}]", u) for i, u in enumerate(units)]
-    return [check_positive_int("units", units)] * hidden_layers
+        return [
+            check_int(f"units[{i}]", u, low=1, high=MAX_WIDTH)
+            for i, u in enumerate(units)
+        ]
+    return [check_int("units", units, low=1, high=MAX_WIDTH)] * hidden_layers
 
 
 def _is_selu(activation):

@@ -19,15 +19,16 @@ _LAYERS = {
 }
 
 
-def activation_name(activation):
+def activation_name(activation, argument="activation"):
     """The table's name for `activation`: a name, a function or a layer.
 
-    `None` is `"linear"`. Raises `ValueError` for an unknown activation.
+    `None` is `"linear"`. Raises `ValueError` for an unknown activation (the
+    message names `argument`, the caller's name for it).
     """
     if activation is None:
         return "linear"
     if isinstance(activation, keras.layers.Activation):
-        return activation_name(activation.activation)
+        return activation_name(activation.activation, argument)
     for layer_class, name in _LAYERS.items():
         if isinstance(activation, layer_class):
             return name
@@ -41,14 +42,14 @@ def activation_name(activation):
     if name not in INITIALIZERS:
         known = ", ".join(sorted(INITIALIZERS))
         raise ValueError(
-            f"Unknown activation {activation!r}: no initializer is paired with "
-            f"it. Known activations: {known}. Pass `kernel_initializer` "
-            "explicitly for others."
+            f"`{argument}` is an unknown activation: no initializer is paired "
+            f"with it. Known activations: {known}. Pass `kernel_initializer` "
+            f"explicitly for others. Received: {argument}={activation!r}"
         )
     return name
 
 
-def initializer_for(activation):
+def initializer_for(activation, argument="activation"):
     """The kernel initializer paired with `activation`, as a Keras name.
 
     He normal for the ReLU family (relu, leaky_relu, prelu, elu, gelu,
@@ -74,4 +75,4 @@ def initializer_for(activation):
     >>> initializer_for(keras.layers.LeakyReLU())
     'he_normal'
     """
-    return INITIALIZERS[activation_name(activation)]
+    return INITIALIZERS[activation_name(activation, argument)]

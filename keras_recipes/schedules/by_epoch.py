@@ -44,6 +44,12 @@ def piecewise_constant_by_epoch(boundaries, values, steps_per_epoch):
 
 def check_piecewise(boundaries, values):
     """Validates piecewise-constant boundaries and values; returns them as lists."""
+    for name, value in (("boundaries", boundaries), ("values", values)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise TypeError(
+                f"`{name}` must be a list or tuple of numbers. Received: "
+                f"{name}={value!r} of type {type(value).__name__}"
+            )
     boundaries = [
         check_number(f"boundaries[{i}]", b, low=0) for i, b in enumerate(boundaries)
     ]

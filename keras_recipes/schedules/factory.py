@@ -137,10 +137,14 @@ def _one_cycle(
 ):
     # OneCycleSchedule's own: shape, pct_start, div_factor, final_div_factor.
     total_steps, total_epochs = check_steps_or_epochs(
-        "total_steps", total_steps, "total_epochs", total_epochs, required=False
+        "total_steps",
+        total_steps,
+        "total_epochs",
+        total_epochs,
+        required=False,
+        whole_epochs=True,
     )
-    max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
-    min_momentum = check_number("min_momentum", min_momentum, low=0, high=max_momentum)
+    max_momentum, min_momentum = check_momenta(max_momentum, min_momentum)
     total = resolve_steps(total_steps, total_epochs, steps_per_epoch)
     schedule = OneCycleSchedule(learning_rate, total or fit_steps, **schedule_options)
     momentum = (
@@ -216,8 +220,36 @@ def resolve_steps(steps, epochs, steps_per_epoch):
     return None
 
 
-def check_steps_or_epochs(name_steps, steps, name_epochs, epochs, *, required):
-    """Validates a pair of "in steps" / "in epochs" arguments (at most one)."""
+def check_momenta(max_momentum, min_momentum):
+    """Validates 1cycle's momenta: each in [0, 1], `min_momentum` (at the
+    learning rate's peak) <= `max_momentum` (at the cycle's ends)."""
+    max_momentum = check_number("max_momentum", max_momentum, low=0, high=1)
+    min_momentum = check_number("min_momentum", min_momentum, low=0, high=1)
+    if min_momentum > max_momentum:
+        raise ValueError(
+            "`min_momentum` (the momentum at the peak of the learning rate) "
+            "must be <= `max_momentum` (at the ends of the cycle). "
+            f"Received: min_momentum={min_momentum}, max_momentum={max_momentum}"
+        )
+    return max_momentum, min_momentum
+
+
+def check_steps_or_epochs(
+    name_steps, steps, name_epochs, epochs, *, required, whole_epochs=False
+):
+    """Validates a pair of "in steps" / "in epochs" arguments (at most one).
+
+    Steps are integers; epochs are positive numbers, or integers with
+    `whole_epochs` (1cycle's length: a fraction would be cut off).
+    """
+    if steps is not None:
+        steps = check_positive_int(name_steps, steps)
+    if epochs is not None:
+        epochs = (
+            check_positive_int(name_epochs, epochs)
+            if whole_epochs
+            else check_number(name_epochs, epochs, low=0, low_open=True)
+        )
     if steps is not None and epochs is not None:
         raise ValueError(
             f"Pass `{name_steps}` or `{name_epochs}`, not both. Received: "
@@ -228,8 +260,4 @@ def check_steps_or_epochs(name_steps, steps, name_epochs, epochs, *, required):
             f"Pass `{name_steps}` or `{name_epochs}`. Received: "
             f"{name_steps}=None, {name_epochs}=None"
         )
-    if steps is not None:
-        steps = check_positive_int(name_steps, steps)
-    if epochs is not None:
-        epochs = check_number(name_epochs, epochs, low=0, low_open=True)
     return steps, epochs

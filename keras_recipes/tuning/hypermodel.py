@@ -117,7 +117,7 @@ class MLPHyperModel(keras_tuner.HyperModel):
             hidden_layers=self._value(hp, "hidden_layers"),
             units=self._value(hp, "units"),
             activation=activation,
-            batch_norm=bool(batch_norm),
+            batch_norm=batch_norm,
             dropout=self._value(hp, "dropout"),
             l2=self._value(hp, "l2"),
             output_activation="sigmoid" if self.num_classes == 1 else "softmax",

@@ -27,7 +27,11 @@ import keras_tuner
 from keras_recipes._internal.atomic import read_json, write_json
 from keras_recipes._internal.keras_internals import TensorBoardHook
 from keras_recipes._internal.names import SEARCH_ALGORITHMS
-from keras_recipes._internal.validation import check_choice, check_positive_int
+from keras_recipes._internal.validation import (
+    check_bool,
+    check_choice,
+    check_positive_int,
+)
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
@@ -48,7 +52,7 @@ class _TrialCallbacks(TensorBoardHook):
 
     def __init__(self, *args, patience=5, progress=True, **kwargs):
         self.patience = check_positive_int("patience", patience)
-        self.progress = bool(progress)
+        self.progress = check_bool("progress", progress)
         self._progress = None
         super().__init__(*args, **kwargs)
 
