@@ -4,11 +4,16 @@
   no network needed, the default everywhere.
 * `"mnist"`, `"fashion_mnist"`, `"cifar10"`: `keras.datasets` loaders (they
   download on first use, so they need a network).
-* a `.npz` file with arrays `x` and `y`, or a `.csv` file with a header and a
-  numeric label column.
+* a `.npz` file with arrays `x` and `y`, or a `.csv` file with a header, a
+  label column and numeric features.
 
 `load_dataset` returns stratified train / validation / test splits,
-standardized with the training split's statistics.
+standardized with the training split's statistics. Labels of any kind
+(integers that do not start at 0, strings) are mapped to class ids 0..C-1 in
+sorted order; `Splits.classes[i]` is the label of class id i (the model's
+output i). Data a model cannot learn from is refused with the fix: NaN or
+Inf features, a single class, fractional labels, too few samples of a class
+for the stratified splits.
 """
 
 import csv
@@ -35,6 +40,7 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     num_classes: int
+    classes: tuple = None  # classes[i]: the label of class id i
 
     @property
     def is_image(self):
@@ -107,7 +113,14 @@ def load_dataset(
                     f"{path} must hold arrays 'x' and 'y'; it has "
                     f"{sorted(arrays.files)}"
                 )
-            x, y = arrays["x"], arrays["y"]
+            try:
+                x, y = arrays["x"], arrays["y"]
+            except ValueError as error:  # An object array (pickled).
+                raise ValueError(
+                    f"{path}: {error}. Save string labels as a string array "
+                    "(np.savez(path, x=x, y=np.asarray(labels, dtype=str))) and "
+                    "features as a numeric array."
+                ) from None
     else:
         x, y = _read_csv(path, label_column)
     return split(x, y, validation_fraction, test_fraction, seed)
@@ -129,32 +142,50 @@ def load_digits(validation_fraction=0.15, test_fraction=0.15, seed=0):
 
 
 def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=None):
-    """Stratified splits, standardized with the training split's statistics."""
+    """Stratified splits, standardized with the training split's statistics.
+
+    Labels are mapped to class ids 0..C-1 (sorted labels); see the module's
+    docstring for what is refused.
+    """
     from sklearn.model_selection import train_test_split
 
-    x = np.asarray(x, dtype="float32")
+    try:
+        x = np.asarray(x, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"The features must be numbers: {error}") from None
     y = np.asarray(y)
     if len(x) != len(y):
         raise ValueError(
             f"`x` and `y` must have the same length. Received: len(x)={len(x)}, "
             f"len(y)={len(y)}"
         )
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.number) or np.any(y % 1):
+    _check_finite(x, "the features")
+    classes, y = _class_ids(y)
+    if x_test is not None:
+        x_test = np.asarray(x_test, dtype="float32")
+        _check_finite(x_test, "the test features")
+        y_test = _ids_of(np.asarray(y_test), classes)
+    try:
+        if x_test is None:
+            x, x_test, y, y_test = train_test_split(
+                x, y, test_size=test_fraction, stratify=y, random_state=seed
+            )
+            rest = 1 - test_fraction
+        else:
+            rest = 1.0
+        x_train, x_val, y_train, y_val = train_test_split(
+            x, y, test_size=validation_fraction / rest, stratify=y, random_state=seed
+        )
+    except ValueError as error:
+        counts = np.bincount(y, minlength=len(classes))
+        rarest = int(np.argmin(counts))
         raise ValueError(
-            "Labels must be a 1-D array of integer class ids. "
-            f"Received: y of shape {y.shape} and dtype {y.dtype}"
-        )
-    y = y.astype("int32")
-    if x_test is None:
-        x, x_test, y, y_test = train_test_split(
-            x, y, test_size=test_fraction, stratify=y, random_state=seed
-        )
-        rest = 1 - test_fraction
-    else:
-        rest = 1.0
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=validation_fraction / rest, stratify=y, random_state=seed
-    )
+            f"Too few samples for stratified train / validation / test splits "
+            f"({error}): {len(y)} samples, and class {_plain(classes[rarest])!r} has "
+            f"{counts[rarest]}. Each class needs a few samples in every split: "
+            "add data, merge rare classes, or change the validation and test "
+            "fractions."
+        ) from None
     mean = x_train.mean(axis=0)
     # A feature constant in the training split (an always-blank pixel) carries
     # nothing the model could learn: it is 0 in every split. Dividing by its
@@ -166,10 +197,71 @@ def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=No
         y_train=y_train,
         x_val=(x_val - mean) / std,
         y_val=y_val,
-        x_test=((np.asarray(x_test, "float32") - mean) / std).astype("float32"),
+        x_test=((x_test - mean) / std).astype("float32"),
         y_test=np.asarray(y_test).astype("int32"),
-        num_classes=int(max(y.max(), np.max(y_test))) + 1,
+        num_classes=len(classes),
+        classes=tuple(_plain(c) for c in classes),
     )
+
+
+def _check_finite(x, what):
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.flatnonzero(bad.reshape(len(x), -1).any(axis=1))
+        raise ValueError(
+            f"{what.capitalize()} hold {int(bad.sum())} NaN or Inf values, in "
+            f"{len(rows)} samples (the first: sample {int(rows[0])}). Remove "
+            "those samples or fill the missing values (e.g. with the column "
+            "mean) before training."
+        )
+
+
+def _class_ids(y):
+    """`(classes, ids)`: the sorted distinct labels and each sample's index."""
+    if y.ndim != 1:
+        raise ValueError(
+            "Labels must be a 1-D array, one label per sample. "
+            f"Received: y of shape {y.shape}"
+        )
+    if np.issubdtype(y.dtype, np.number):
+        if not np.all(np.isfinite(y)):
+            raise ValueError("Labels hold NaN or Inf: every sample needs a class.")
+        if np.any(y % 1):
+            raise ValueError(
+                "Labels must be classes (integers or strings); these have "
+                f"fractional values (e.g. {y[np.flatnonzero(y % 1)[0]]}), like a "
+                "regression target. This dataset loader is for classification."
+            )
+    elif y.dtype.kind not in "USb":
+        raise ValueError(
+            f"Labels must be integers or strings. Received: dtype {y.dtype}"
+        )
+    classes, ids = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError(
+            f"The labels hold a single class ({_plain(classes[0])!r} for all "
+            f"{len(y)} samples): a classifier needs at least 2. Check the label "
+            "column (--label-column) or the file."
+        )
+    return classes, ids.astype("int32")
+
+
+def _ids_of(y, classes):
+    ids = np.searchsorted(classes, y)
+    ids = np.clip(ids, 0, len(classes) - 1)
+    unknown = classes[ids] != y
+    if unknown.any():
+        raise ValueError(
+            f"The test labels hold {sorted(set(y[unknown].tolist()))[:5]}, "
+            "absent from the training labels."
+        )
+    return ids.astype("int32")
+
+
+def _plain(value):
+    """A label as a plain Python value (for JSON and messages)."""
+    value = value.item() if hasattr(value, "item") else value
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _read_csv(path, label_column):
@@ -181,14 +273,39 @@ def _read_csv(path, label_column):
     if label_column not in header:
         raise ValueError(
             f"{path} has no column {label_column!r} for the labels. Columns: "
-            f"{', '.join(header)}. Pass `label_column`."
+            f"{', '.join(header)}. Pass the label column's name "
+            "(`label_column`; --label-column on the command line)."
         )
     index = header.index(label_column)
+    labels = [row[index].strip() if index < len(row) else "" for row in body]
+    if "" in labels:
+        raise ValueError(
+            f"{path}, line {labels.index('') + 2}: no label in column "
+            f"{label_column!r}. Every sample needs a class."
+        )
+    features = np.empty((len(body), len(header) - 1), dtype="float64")
+    names = [name for i, name in enumerate(header) if i != index]
+    for r, row in enumerate(body):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {r + 2}: {len(row)} values for {len(header)} columns."
+            )
+        cells = [cell for i, cell in enumerate(row) if i != index]
+        for c, cell in enumerate(cells):
+            text = cell.strip()
+            try:
+                features[r, c] = float(text) if text else np.nan  # missing: NaN
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {r + 2}, column {names[c]!r}: {cell!r} is not "
+                    "a number. The features must be numbers (encode categories "
+                    "as numbers first)."
+                ) from None
     try:
-        table = np.array(body, dtype="float64")
-    except ValueError as error:
-        raise ValueError(f"{path} must hold numbers only: {error}") from None
-    return np.delete(table, index, axis=1), table[:, index]
+        y = np.array([float(label) for label in labels])
+    except ValueError:
+        y = np.array(labels)  # string classes
+    return features, y
 
 
 def _as_images(x):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from keras_recipes._internal.curves import moving_average
+from keras_recipes._internal.curves import centered_moving_average
 
 
 def _pyplot():
@@ -14,7 +14,7 @@ def _pyplot():
     return plt
 
 
-_MARKERS = {"valley": "o", "steep": "^", "minimum": "v", "slide": "s"}
+_LINES = {"valley": "-", "steep": "--", "minimum": ":", "slide": "-."}
 
 
 def plot_lr_finder(result, path):
@@ -27,29 +27,11 @@ def plot_lr_finder(result, path):
     Returns:
         The path written, as a `pathlib.Path`.
     """
-    import numpy as np
-
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lrs = np.asarray(result.learning_rates)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot(lrs, result.losses, color="0.75", linewidth=1, label="loss per batch")
-    ax.plot(lrs, result.smoothed_losses, color="C0", linewidth=2, label="smoothed")
-    for name, lr in result.suggestions.items():
-        if lr is None:
-            continue
-        loss = np.interp(np.log(lr), np.log(lrs), result.smoothed_losses)
-        style = "default, " if name == result.method else ""
-        ax.plot(
-            [lr], [loss], _MARKERS.get(name, "o"), markersize=9,
-            label=f"{name} ({style}{lr:.2g})",
-        )  # fmt: skip
-    finite = np.asarray(result.smoothed_losses)
-    finite = finite[np.isfinite(finite)]
-    if finite.size:
-        low, high = finite.min(), finite[: max(1, finite.size // 10)].max()
-        ax.set_ylim(low - 0.1 * abs(high - low), high + 0.5 * abs(high - low) + 1e-12)
+    draw_lr_finder(ax, result)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(result.monitor)
@@ -62,18 +44,86 @@ def plot_lr_finder(result, path):
     return path
 
 
+def draw_lr_finder(ax, result):
+    """Draws an `LRFinderResult` on `ax`: the raw per-batch losses, the
+    smoothed curve the suggestions are computed on, each suggestion as a
+    vertical line; the y-range holds both curves."""
+    import numpy as np
+
+    lrs = np.asarray(result.learning_rates)
+    raw = np.asarray(result.losses, dtype="float64")
+    smoothed = np.asarray(result.smoothed_losses, dtype="float64")
+    ax.plot(lrs, raw, color="0.6", linewidth=1, label="loss per batch")
+    ax.plot(
+        lrs,
+        smoothed,
+        color="C0",
+        linewidth=2,
+        label="smoothed (the suggestions use it)",
+    )
+    for index, (name, lr) in enumerate(result.suggestions.items()):
+        if lr is None:
+            continue
+        style = "default, " if name == result.method else ""
+        ax.axvline(
+            lr,
+            color=f"C{index + 1}",
+            linestyle=_LINES.get(name, "--"),
+            linewidth=1.5,
+            label=f"{name} ({style}{lr:.2g})",
+        )
+    both = np.concatenate([raw, smoothed])
+    both = both[np.isfinite(both)]
+    if both.size:
+        # From the lowest loss either curve reaches to a little above where
+        # the sweep started (the divergence at the end would squash the rest).
+        start = np.concatenate(
+            [raw[: max(1, raw.size // 10)], smoothed[: max(1, smoothed.size // 10)]]
+        )
+        start = start[np.isfinite(start)]
+        low = both.min()
+        high = start.max() if start.size else both.max()
+        span = abs(high - low) + 1e-12
+        ax.set_ylim(low - 0.1 * span, high + 0.5 * span)
+
+
+def draw_learning_curves(ax, train_loss, val_loss, window=3):
+    """Draws the raw training and validation loss per epoch (bold) and, where
+    a whole window fits, their centred moving average (thin, dashed)."""
+    epochs = range(1, len(train_loss) + 1)
+    for values, label, color in (
+        (train_loss, "training", "C0"),
+        (val_loss, "validation", "C1"),
+    ):
+        ax.plot(
+            epochs,
+            values,
+            color=color,
+            linewidth=2,
+            marker="o",
+            markersize=3,
+            label=label,
+        )
+        if len(values) >= window:
+            ax.plot(
+                epochs,
+                centered_moving_average(values, window),
+                color=color,
+                linewidth=1,
+                linestyle="--",
+                alpha=0.8,
+                label=f"{label}, centred mean of {window}",
+            )
+
+
 def plot_learning_curves(train_loss, val_loss, path, window=3):
-    """Training and validation loss per epoch, raw and moving-averaged."""
+    """Training and validation loss per epoch: raw, and a centred moving
+    average where a whole window fits."""
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    epochs = range(1, len(train_loss) + 1)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for values, label, color in ((train_loss, "training", "C0"),
-                                 (val_loss, "validation", "C1")):  # fmt: skip
-        ax.plot(epochs, values, color=color, alpha=0.35, linewidth=1)
-        ax.plot(epochs, moving_average(values, window), color=color, linewidth=2,
-                label=f"{label} (moving average of {window})")  # fmt: skip
+    draw_learning_curves(ax, train_loss, val_loss, window)
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Learning curves")
@@ -140,6 +190,8 @@ def plot_search(trials, objective, path, direction="max"):
     """
     import math
 
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,10 +213,14 @@ def plot_search(trials, objective, path, direction="max"):
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     left.plot(range(1, len(scores) + 1), scores, "o", color="C0", label="trial")
     left.step(
-        range(1, len(scores) + 1), best_so_far, where="post", color="C1",
+        range(1, len(scores) + 1),
+        best_so_far,
+        where="post",
+        color="C1",
         label="best so far",
-    )  # fmt: skip
+    )
     left.set_xlabel("trial (in the order run)")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_ylabel(objective)
     left.legend(loc="best", fontsize="small")
     left.grid(True, alpha=0.3)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import keras_recipes
@@ -66,8 +67,10 @@ def test_help_and_version_import_no_framework():
     for argv in HELP_ARGVS:
         done = subprocess.run(
             [sys.executable, "-c", script, json.dumps(argv)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert json.loads(done.stdout.splitlines()[-1]) == [], argv
 
 
@@ -376,3 +379,90 @@ def test_console_script(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"keras-recipes {keras_recipes.__version__}"
+
+
+def bad_data(tmp_path, case):
+    """A data file of the kind a user brings, broken as `case` says."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    if case == "one-class":
+        rows = ["a,b,c,label"] + [f"{a},{b},{c},7" for a, b, c in x]
+    elif case == "nan":
+        rows = ["a,b,c,label"] + [
+            f"{a},{b},{c},{i % 2}" for i, (a, b, c) in enumerate(x)
+        ]
+        rows[5] = "1.0,,2.0,1"  # a missing value
+    elif case == "label-column":
+        rows = ["a,b,c,target"] + [
+            f"{a},{b},{c},{i % 2}" for i, (a, b, c) in enumerate(x)
+        ]
+    else:  # "too-few": a class with one sample
+        rows = (
+            ["a,b,c,label"]
+            + [f"{a},{b},{c},{i % 2}" for i, (a, b, c) in enumerate(x)]
+            + ["0,0,0,2"]
+        )
+    path = tmp_path / f"{case}.csv"
+    path.write_text("\n".join(rows))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("one-class", "single class (7 for all 60 samples): a classifier needs at"),
+        ("nan", "hold 1 NaN or Inf values, in 1 samples (the first: sample 4)"),
+        (
+            "label-column",
+            "has no column 'label' for the labels. Columns: a, b, c, target",
+        ),
+        ("too-few", "Too few samples for stratified"),
+    ],
+)
+@pytest.mark.parametrize("command", ["train", "lr-find", "diagnose", "tune"])
+def test_bad_data_is_one_line_exit_2_and_no_run_folder(
+    tmp_path, capsys, command, case, message
+):
+    log_dir = tmp_path / "run"
+    argv = [
+        command,
+        "--dataset",
+        str(bad_data(tmp_path, case)),
+        "--log-dir",
+        str(log_dir),
+    ]
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"keras-recipes {command}: error:")
+    assert message in " ".join(err.split())
+    assert "Traceback" not in out + err
+    assert not log_dir.exists()  # Refused before the run folder is made.
+
+
+def test_string_labels_and_label_column_train_and_save_the_classes(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 3))
+    names = np.array(["setosa", "versicolor", "virginica"])[np.arange(90) % 3]
+    x[:, 0] += np.arange(90) % 3  # learnable
+    rows = ["species,a,b,c"] + [
+        f"{n},{a},{b},{c}" for n, (a, b, c) in zip(names, x, strict=True)
+    ]
+    (tmp_path / "flowers.csv").write_text("\n".join(rows))
+    log_dir = tmp_path / "run"
+    argv = [
+        "train",
+        "--smoke",
+        "--model",
+        "mlp",
+        "--dataset",
+        str(tmp_path / "flowers.csv"),
+        "--label-column",
+        "species",
+        "--log-dir",
+        str(log_dir),
+    ]
+    assert cli.main(argv) == 0
+    saved = json.loads((log_dir / "classes.json").read_text())
+    assert saved == {"classes": ["setosa", "versicolor", "virginica"]}
+    assert "3 classes" in capsys.readouterr().out

@@ -63,7 +63,17 @@ def test_npz_and_csv_files(tmp_path):
         (None, {"source": "missing.npz"}, r"No such file: missing.npz"),
         ("npz-keys", {}, r"must hold arrays 'x' and 'y'; it has \['a'\]"),
         ("csv-label", {"label_column": "target"}, r"has no column 'target'.*a, b"),
-        ("npz-float-labels", {}, r"Labels must be a 1-D array of integer class ids"),
+        ("npz-float-labels", {}, r"fractional values .* like a regression target"),
+        ("npz-one-class", {}, r"single class \(3 for all 30 samples\).*at least 2"),
+        (
+            "npz-nan",
+            {},
+            r"hold 2 NaN or Inf values, in 1 samples \(the first: sample 4\)",
+        ),
+        ("npz-rare", {}, r"Too few samples .* class 'rare' has 1"),
+        ("npz-object", {}, r"Save string labels as a string array"),
+        ("csv-text", {}, r"line 3, column 'b': 'n/a' is not a number"),
+        ("csv-no-label", {}, r"line 2: no label in column 'label'"),
         ("npz-lengths", {}, r"`x` and `y` must have the same length"),
         (None, {"source": "digits", "test_fraction": 0.9}, r"must be < 1"),
     ],
@@ -78,6 +88,39 @@ def test_bad_input(tmp_path, make, kwargs, match):
         np.savez(path, x=np.ones((10, 2)), y=np.linspace(0, 1, 10))
     elif make == "npz-lengths":
         np.savez(path, x=np.ones((10, 2)), y=np.ones(9))
+    elif make == "npz-one-class":
+        np.savez(path, x=np.ones((30, 2)), y=np.full(30, 3))
+    elif make == "npz-nan":
+        x = np.ones((30, 2))
+        x[4] = [np.nan, np.inf]
+        np.savez(path, x=x, y=np.arange(30) % 2)
+    elif make == "npz-rare":
+        np.savez(path, x=np.ones((31, 2)), y=np.array(["a", "b"] * 15 + ["rare"]))
+    elif make == "npz-object":
+        np.savez(path, x=np.ones((4, 2)), y=np.array(["a", 1, None, 2.5], dtype=object))
+    elif make == "csv-text":
+        path.write_text("a,b,label\n1,2,0\n3,n/a,1\n")
+    elif make == "csv-no-label":
+        path.write_text("a,label\n1,\n2,1\n")
     kwargs = {"source": path, **kwargs}
     with pytest.raises(ValueError, match=match):
         load_dataset(**kwargs)
+
+
+def test_labels_of_any_kind_become_class_ids_in_sorted_order(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 2))
+    # 1..3 (not from 0): 3 classes, not 4; strings: their sorted order.
+    for y, classes in [
+        (np.arange(90) % 3 + 1, (1, 2, 3)),
+        (np.array(["red", "green", "blue"] * 30), ("blue", "green", "red")),
+    ]:
+        np.savez(tmp_path / "d.npz", x=x, y=y)
+        splits = load_dataset(tmp_path / "d.npz")
+        assert splits.num_classes == 3 and splits.classes == classes
+        for ids in (splits.y_train, splits.y_val, splits.y_test):
+            assert set(np.unique(ids)) == {0, 1, 2}
+    rows = ["f,label"] + [f"{x[i, 0]},{['cat', 'dog'][i % 2]}" for i in range(90)]
+    (tmp_path / "d.csv").write_text("\n".join(rows))
+    splits = load_dataset(tmp_path / "d.csv")
+    assert splits.classes == ("cat", "dog") and splits.num_classes == 2

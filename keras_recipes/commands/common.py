@@ -109,12 +109,35 @@ def add_seed(parser, help="seed of Python, NumPy and the backend"):
 
 
 def add_dataset(parser):
-    """`--dataset`: a name `keras_recipes.data.load_dataset` knows, or a file."""
+    """`--dataset` (a name `keras_recipes.data.load_dataset` knows, or a file)
+    and `--label-column` (a CSV file's label column)."""
     parser.add_argument(
         "--dataset",
         default="digits",
-        help="digits, mnist, fashion_mnist, cifar10, or a .npz / .csv file",
+        help="digits, mnist, fashion_mnist, cifar10, or a .npz (arrays x, y) / "
+        ".csv file (a header, numeric features, a label column); labels of any "
+        "kind (e.g. 1..N, strings) are mapped to classes 0..C-1, saved in "
+        "classes.json",
     )
+    parser.add_argument(
+        "--label-column",
+        default="label",
+        help="the label column of a .csv --dataset",
+    )
+
+
+def load_data(args):
+    """`load_dataset` with the flags of `add_dataset`, run before the run
+    folder is made: bad data is a `UsageError` (one line, status 2) and leaves
+    no folder behind."""
+    from keras_recipes.data import load_dataset
+
+    try:
+        return load_dataset(
+            args.dataset, label_column=args.label_column, seed=args.seed
+        )
+    except ValueError as error:
+        raise UsageError(f"--dataset {args.dataset}: {error}") from None
 
 
 def add_activation(parser):

@@ -23,11 +23,11 @@ from keras_recipes.commands.common import (
     add_dataset,
     add_log_dir,
     add_seed,
+    load_data,
     main_of,
     new_parser,
     positive_int,
 )
-from keras_recipes.data import load_dataset
 from keras_recipes.runs import start_run
 
 
@@ -74,9 +74,9 @@ def run(args):
 
     if args.smoke:
         args.epochs, args.search_epochs = 3, 1
+    data = load_data(args)  # Checked before the run folder is made.
     log_dir = start_run(args, "diagnose")
 
-    data = load_dataset(args.dataset, seed=args.seed)
     model = keras_recipes.build_mlp(
         data.x_train.shape[1:],
         data.num_classes,

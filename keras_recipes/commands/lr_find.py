@@ -25,12 +25,12 @@ from keras_recipes.commands.common import (
     add_dataset,
     add_log_dir,
     add_seed,
+    load_data,
     main_of,
     new_parser,
     positive_float,
     positive_int,
 )
-from keras_recipes.data import load_dataset
 from keras_recipes.plots import plot_lr_finder
 from keras_recipes.runs import start_run
 
@@ -82,9 +82,9 @@ def run(args):
 
     if args.smoke:
         args.num_steps = 20
+    data = load_data(args)  # Checked before the run folder is made.
     log_dir = start_run(args, "find_lr")
 
-    data = load_dataset(args.dataset, seed=args.seed)
     model = keras_recipes.build_mlp(
         data.x_train.shape[1:], data.num_classes, hidden_layers=2, units=128
     )

@@ -16,9 +16,10 @@ Usage:
     python recipes/train.py ...                 # the same, from a checkout
 
 One run folder (--log-dir, default runs/train-<time>) holds: args.json,
-metrics.json, history.csv, best/ (checkpoints and their manifest),
-tensorboard/, lr_finder.png, learning_curves.png, and schedule.png +
-schedule.csv: the learning rate (and momentum) of every step the fit ran.
+classes.json (the label of each output of the model), metrics.json,
+history.csv, best/ (checkpoints and their manifest), tensorboard/,
+lr_finder.png, learning_curves.png, and schedule.png + schedule.csv: the
+learning rate (and momentum) of every step the fit ran.
 """
 
 import json
@@ -28,6 +29,7 @@ import time
 import numpy as np
 
 import keras_recipes as kr
+from keras_recipes._internal.atomic import write_json
 from keras_recipes.commands.common import (
     add_activation,
     add_batch_size,
@@ -35,6 +37,7 @@ from keras_recipes.commands.common import (
     add_log_dir,
     add_schedule,
     add_seed,
+    load_data,
     main_of,
     new_parser,
     positive_float,
@@ -42,7 +45,6 @@ from keras_recipes.commands.common import (
     scheduling_callback_of,
     write_schedule_csv,
 )
-from keras_recipes.data import load_dataset
 from keras_recipes.plots import (
     plot_learning_curves,
     plot_lr_finder,
@@ -161,11 +163,13 @@ def run(args):
         args.epochs = 2
     # The schedule's flags are checked before anything is written.
     scheduling_callback_of(args, args.learning_rate or 1e-3)
+    data = load_data(args)  # Checked before the run folder is made.
     log_dir = start_run(args, "train")
+    # The model's output i is the class classes[i] (the labels, sorted).
+    write_json(log_dir / "classes.json", {"classes": list(data.classes)})
     start = time.perf_counter()
 
     print(f"[1/5] data: {args.dataset}")
-    data = load_dataset(args.dataset, seed=args.seed)
     print(
         f"      {len(data.x_train)} train / {len(data.x_val)} validation / "
         f"{len(data.x_test)} test, {data.num_classes} classes, "

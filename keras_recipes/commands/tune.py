@@ -43,11 +43,11 @@ from keras_recipes.commands.common import (
     add_log_dir,
     add_seed,
     int_at_least,
+    load_data,
     main_of,
     new_parser,
     positive_int,
 )
-from keras_recipes.data import load_dataset
 from keras_recipes.plots import plot_search
 from keras_recipes.runs import start_run
 
@@ -177,9 +177,9 @@ def run(args):
     except (TypeError, ValueError) as error:
         raise UsageError(f"--space: {error}") from None
     args_file = "args.json" if role != "worker" else f"args-{args.tuner_id}.json"
+    data = load_data(args)  # Checked before the run folder is made.
     with kerastuner_environment(args.tuner_id, args.oracle_ip, args.oracle_port):
         log_dir = start_run(args, "tune", args_file=args_file)
-        data = load_dataset(args.dataset, seed=args.seed)
         print(
             f"tune: {args.algorithm} search on {args.dataset} "
             f"({len(data.x_train)} train / {len(data.x_val)} validation), "
