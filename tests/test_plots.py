@@ -58,7 +58,12 @@ def finder_result():
     lrs = np.geomspace(1e-5, 1, 60)
     raw = np.concatenate([np.linspace(2.3, 0.2, 45), np.linspace(0.2, 6.0, 15)])
     raw = raw + np.random.default_rng(0).normal(0, 0.05, 60)
-    smoothed = np.convolve(raw, np.ones(5) / 5, "same")
+    smoothed, average = [], 0.0  # the finder's bias-corrected EMA (it lags)
+    for t, loss in enumerate(raw, start=1):
+        average = 0.9 * average + 0.1 * loss
+        smoothed.append(average / (1 - 0.9**t))
+    smoothed = np.asarray(smoothed)
+    assert min(raw) < min(smoothed)  # the raw curve dips below the smoothed one
     return LRFinderResult(
         learning_rates=lrs.tolist(),
         losses=raw.tolist(),
