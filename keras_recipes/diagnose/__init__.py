@@ -11,6 +11,7 @@ from keras_recipes.diagnose.steps import (
     StepResult,
     check_initial_loss,
     check_overfit,
+    check_target_scale,
     copy_model,
     search_learning_rate_and_decay,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "StepResult",
     "check_initial_loss",
     "check_overfit",
+    "check_target_scale",
     "copy_model",
     "diagnose",
     "learning_curve_verdict",

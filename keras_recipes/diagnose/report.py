@@ -35,6 +35,7 @@ def write_report(diagnosis, finder, folder):
     ]
     path = folder / "report.md"
     path.write_text("\n".join(lines))
+    diagnosis.report_path = str(path)  # Before the JSON, which records it.
     (folder / "report.json").write_text(
         json.dumps(asdict(diagnosis), indent=2, default=float)
     )

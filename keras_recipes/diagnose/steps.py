@@ -1,5 +1,6 @@
 """The steps of the diagnosis, each on a copy of the model.
 
+0. `check_target_scale` (regressors only): targets far from unit scale;
 1. `check_initial_loss`: the loss before training against its expected value
    (log C for a softmax over C classes, log 2 for a sigmoid; for a regressor,
    next to var(y)), and the output width against the labels;
@@ -75,6 +76,30 @@ def train_copy(model, x, y, validation_data, *, epochs, batch_size, **optimizer)
 
 
 # ----------------------------------------------------------------- step 1
+
+
+def check_target_scale(model, y, limit=10.0):
+    """For a regressor: are the targets on a scale the output layer starts at?
+
+    A freshly initialized output layer predicts values near 0 with spread ~1;
+    targets of mean 5,000 or spread 1,000 take many steps of a tuned learning
+    rate just to reach, and the overfit step then fails for the wrong reason.
+    Returns `None` for a classifier; else a `StepResult` that fails when the
+    targets' std or |mean| exceeds `limit`, naming the fix.
+    """
+    if _is_classifier(model):
+        return None
+    values = np.asarray(y, dtype="float64")
+    mean, std = float(values.mean()), float(values.std())
+    ok = std <= limit and abs(mean) <= limit
+    message = f"targets have mean {mean:.3g} and std {std:.3g}" + (
+        ""
+        if ok
+        else ": standardize them (y - mean) / std before training (and "
+        "undo it on the predictions), or scale the loss; the output layer "
+        "starts near 0 with a spread of about 1"
+    )
+    return StepResult("target_scale", ok, message, {"mean": mean, "std": std})
 
 
 def check_initial_loss(model, x, y, tolerance=0.5):

@@ -9,6 +9,7 @@ from keras_recipes.diagnose.steps import (
     StepResult,
     check_initial_loss,
     check_overfit,
+    check_target_scale,
     copy_model,
     search_learning_rate_and_decay,
     train_copy,
@@ -79,6 +80,10 @@ def diagnose(
         )
     say = print if verbose else (lambda *a, **k: None)
     steps = []
+    scale = check_target_scale(model, y)
+    if scale is not None:
+        steps.append(scale)
+        say(f"targets: {scale.message}")
     say("1/5 initial loss ...")
     steps.append(check_initial_loss(model, x, y))
     say(f"    {steps[-1].message}")
@@ -127,6 +132,11 @@ def diagnose(
         learning_rate=lr, weight_decay=wd,
     )  # fmt: skip
     verdict, remedy = learning_curve_verdict(history["loss"], history["val_loss"])
+    failed = [step for step in steps if not step.ok]
+    if failed and verdict == "healthy":
+        # Curves that look fine after a failed check are not a healthy model.
+        verdict = "failed checks"
+        remedy = "; ".join(f"{step.name}: {step.message}" for step in failed)
     steps.append(
         StepResult(
             "learning_curves",

@@ -184,15 +184,20 @@ SUGGESTERS = {
 def suggest_all(learning_rates, smoothed):
     """Every suggestion by name, computed on `clean_curve(...)`.
 
-    A method that has too few points gets `None`.
+    A method that has too few points gets `None`, and so does one that
+    lands on a rate that is not positive and finite (a learning rate of 0
+    trains nothing).
     """
     lrs, losses = clean_curve(learning_rates, smoothed)
     suggestions = {}
     for name, suggester in SUGGESTERS.items():
         try:
-            suggestions[name] = suggester(lrs, losses)
+            value = suggester(lrs, losses)
         except _TooShort:
-            suggestions[name] = None
+            value = None
+        if value is not None and not (math.isfinite(value) and value > 0):
+            value = None
+        suggestions[name] = value
     return suggestions
 
 
