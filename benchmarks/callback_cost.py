@@ -215,6 +215,13 @@ def main(argv=None):
     parser.add_argument("--model", choices=["digits", "mlp1m", "deep"], default="mlp1m")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        help="measure only the variants whose name starts with one of these "
+        "(the baselines always run)",
+    )
     args = parser.parse_args(argv)
 
     keras.utils.set_random_seed(args.seed)
@@ -231,13 +238,20 @@ def main(argv=None):
         return path
 
     table = variants(x, y, folder)
+    if args.only:
+        table = {
+            name: make
+            for name, make in table.items()
+            if name.startswith(("baseline", *args.only))
+        }
     rng = random.Random(args.seed)
     epoch_ratio = {name: [] for name in table}
     fit_ratio = {name: [] for name in table}
     base_epoch = []
     epoch_seconds = {name: [] for name in table}
     finder = []
-    cold = {name: [] for name in COLD}
+    cold_names = [name for name in COLD if name in table]
+    cold = {name: [] for name in cold_names}
     # A warm-up round, not counted: first calls compile (JAX's eager ops,
     # TensorFlow's functions of the monitors) once per process.
     for name in table:
@@ -256,12 +270,12 @@ def main(argv=None):
             epoch_ratio[name].append(epoch / epoch0)
             epoch_seconds[name].append(epoch - epoch0)
         finder.append(time_finder(model, x, y, batch))
-        cold_order = list(COLD)
+        cold_order = list(cold_names)
         rng.shuffle(cold_order)
         times = {
             n: time_cold_fit(args.model, x, y, batch, table[n]()) for n in cold_order
         }
-        for name in COLD:
+        for name in cold_names:
             cold[name].append(times[name] / times[BASELINE])
         print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr)
 
@@ -297,10 +311,10 @@ def main(argv=None):
     )
     print("| callback | per fit |")
     print("|---|---|")
-    for name in COLD[1:]:
+    for name in cold_names[1:]:
         print(f"| {name} | {spread(cold[name])} |")
     print()
-    for name, checks in PER_CHECK.items():
+    for name, checks in ((n, c) for n, c in PER_CHECK.items() if n in table):
         per_epoch = checks and steps / checks or 1
         costs = [s / per_epoch * 1000 for s in epoch_seconds[name]]
         print(

@@ -76,9 +76,9 @@ def bare(folder, trials, epochs, x, y, xv, yv):
 
 
 def ours(folder, trials, epochs, x, y, xv, yv):
-    import keras_recipes as kr
+    from keras_recipes.tuning import search
 
-    result = kr.tuning.search(
+    result = search(
         x,
         y,
         validation_data=(xv, yv),

@@ -145,7 +145,7 @@ def test_default_restores_a_copy_of_an_epoch_end(bad_batch, restored_step):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="mse")
-    guard = kr.NaNGuard(verbose=0)
+    guard = kr.NaNGuard(copy_budget=None, verbose=0)  # a copy every epoch
     states = EpochEndWeights()
     history = model.fit(poisoned_batches(bad_batch), steps_per_epoch=STEPS,
                         epochs=4, verbose=0, callbacks=[states, guard])  # fmt: skip
@@ -180,3 +180,38 @@ def test_the_default_batch_hook_leaves_keras_dispatch_async():
     main = threading.get_ident()
     assert seen == {main} if BACKEND == "tensorflow" else main not in seen
     assert kr.NaNGuard(check_every=1).async_safe is False
+
+
+class Ticks:
+    """A clock that moves one second per reading."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize(("budget", "copies"), [(None, 1 + 6), (0.5, 1 + 3)])
+def test_copies_stay_within_their_share_of_the_time(monkeypatch, budget, copies):
+    # With the clock above a copy takes 1 s and an epoch 1 s of training: a
+    # budget of 50 % allows a copy every second epoch end.
+    from keras_recipes.callbacks import nan_guard
+
+    monkeypatch.setattr(nan_guard.time, "perf_counter", Ticks())
+    guard = kr.NaNGuard(copy_budget=budget, verbose=0)
+    made = []
+    real_copy = guard._copy
+    monkeypatch.setattr(guard, "_copy", lambda: made.append(1) or real_copy())
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((16, 4), "float32")
+    model.fit(x, x[:, :1], batch_size=8, epochs=6, verbose=0, callbacks=[guard])
+    assert len(made) == copies
+
+
+@pytest.mark.parametrize("copy_budget", [0, 1.5, "2%", True])
+def test_copy_budget_is_checked(copy_budget):
+    with pytest.raises((TypeError, ValueError), match="`copy_budget`"):
+        kr.NaNGuard(copy_budget=copy_budget)

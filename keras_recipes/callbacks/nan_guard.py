@@ -1,13 +1,14 @@
 """`NaNGuard`: stop on a non-finite loss and put back the last finite weights."""
 
 import math
+import time
 
 import keras
 from keras import ops
 
 from keras_recipes._internal.driver import accumulation_steps
 from keras_recipes._internal.state import restore, snapshot, training_variables
-from keras_recipes._internal.validation import check_positive_int
+from keras_recipes._internal.validation import check_number, check_positive_int
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -25,26 +26,35 @@ class NaNGuard(keras.callbacks.Callback):
     By default (`check_every=None`) nothing is copied or read per step:
 
     * The batch hook reads the loss that Keras already hands to the
-      callbacks. It is async-safe, so on TensorFlow and JAX Keras runs it on
-      its callback thread (unless another callback's batch hook is not), and
-      the train loop never waits for it. Training stops at the next batch
-      after the hook saw the loss (a step or two late).
-    * The weights and optimizer state are copied to host memory once per
-      epoch, at its end. On a non-finite loss, at the end of the epoch where
-      training stopped, the copy taken at the previous epoch's
-      end is restored (if the epoch's first step was finite), else the one
-      before it. The restored state is up to two epochs old.
+      callbacks. It is async-safe, so on JAX and PyTorch Keras 3.15 runs it
+      on its callback thread (unless another callback's batch hook is not;
+      on TensorFlow Keras never does), and the train loop never waits for
+      it. Training stops at the next batch after the hook saw the loss (a
+      step or two late).
+    * The weights and optimizer state are copied to host memory at an
+      epoch's end, when the time since the last copy makes the copies cost
+      at most `copy_budget` (2 %) of the training time: every epoch once an
+      epoch takes more than 50 copies' time (a 16 MB copy takes a few
+      milliseconds), else every few epochs. On a non-finite loss, at the end
+      of the epoch where training stopped, the last copy is restored if a
+      finite step came after it (the copy of the previous epoch's end needs
+      a finite step in this epoch before the bad one), else the one before
+      it.
 
     With `check_every=k` the state is copied every k batches instead (the
     restored state is then at most 2 x k steps older than the bad step), at
-    the price of a host copy and a wait for the device every k steps: ~2.4x
-    per epoch on a 1.3M-parameter model with k=1 (docs/benchmarks.md). Use it
-    when an epoch is long.
+    the price of a host copy and a wait for the device every k steps: 1.3x
+    (PyTorch) to 2.1x (JAX) per epoch on a 1.3M-parameter model with k=1,
+    against 1.01-1.19x by default (docs/benchmarks.md). Use it when an epoch
+    is long.
 
     Args:
-        check_every: `None` (the default: copies once per epoch) or the
+        check_every: `None` (the default: copies at epoch ends) or the
             batches between copies (>= 1). With `steps_per_execution=N` the
             batch hooks fire every N steps.
+        copy_budget: With `check_every=None`, the largest fraction of the
+            training time spent on copies (0 < copy_budget <= 1), or `None`
+            for a copy at every epoch's end whatever it costs.
         verbose: 1 prints what happened.
 
     Attributes:
@@ -61,10 +71,15 @@ class NaNGuard(keras.callbacks.Callback):
     >>> guard.bad_step  # None if training stayed finite
     """
 
-    def __init__(self, check_every=None, verbose=1):
+    def __init__(self, check_every=None, copy_budget=0.02, verbose=1):
         super().__init__()
         self.check_every = check_positive_int(
             "check_every", check_every, allow_none=True
+        )
+        self.copy_budget = (
+            None
+            if copy_budget is None
+            else check_number("copy_budget", copy_budget, low=0, high=1, low_open=True)
         )
         self.verbose = verbose
         # Read by Keras's CallbackList: the default batch hook only reads the
@@ -73,14 +88,18 @@ class NaNGuard(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.bad_step = self.bad_epoch = self.restored_step = None
-        # (step, state): vouched for by a finite loss / waiting for one.
-        self._good = self._pending = (self._step(), self._copy())
         self._epoch = 0
         self._batches = 0
         self._accumulation = accumulation_steps(self.model.optimizer)
+        # (step, state): the last copy vouched for by a finite loss (the
+        # state the fit began with needs none), and the one waiting for it.
+        self._good, self._pending = self._timed_copy(), None
+        if self.check_every is not None:
+            self._pending = self._good
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._epoch_start_step = self._step()
         # Batch indices of this epoch with a finite / non-finite loss.
         self._finite, self._bad = [], []
 
@@ -122,14 +141,30 @@ class NaNGuard(keras.callbacks.Callback):
             first_bad = 0  # No batch hook saw it: assume the first step.
         if first_bad is None:
             # The epoch's first step vouched for the copy taken before it.
-            self._good, self._pending = self._pending, (self._step(), self._copy())
+            if self._pending is not None:
+                self._good, self._pending = self._pending, None
+            if self._copy_due():
+                self._pending = self._timed_copy()
             return
-        # The copy taken before the epoch is vouched for if a step before the
+        # A copy taken before the epoch is vouched for if a step before the
         # bad one was finite.
         vouched = min(self._finite, default=first_bad) < first_bad
-        start_step = self._pending[0]
-        self.bad_step = start_step + (first_bad + 1) // self._accumulation
-        self._restore(self._pending if vouched else self._good, logs.get("loss"))
+        self.bad_step = self._epoch_start_step + (first_bad + 1) // self._accumulation
+        state = self._pending if vouched and self._pending is not None else self._good
+        self._restore(state, (logs or {}).get("loss"))
+
+    def _copy_due(self):
+        if self.copy_budget is None:
+            return True
+        training = time.perf_counter() - self._copied_at
+        return training * self.copy_budget >= self._copy_seconds
+
+    def _timed_copy(self):
+        start = time.perf_counter()
+        state = (self._step(), self._copy())
+        self._copied_at = time.perf_counter()
+        self._copy_seconds = self._copied_at - start
+        return state
 
     def _restore(self, state, loss):
         self.bad_epoch = self._epoch + 1
