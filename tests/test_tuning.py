@@ -289,8 +289,14 @@ class FailFirstTrial(keras.callbacks.Callback):
 
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path, capsys):
     capsys.readouterr()
+    # An Int range in the space: its `values` is a generator, which the
+    # progress line once took the len() of (every default-space search and
+    # every distributed worker died at the first trial's end).
     result = small_search(
-        digits, tmp_path, callbacks=[FailFirstTrial(tmp_path / "marker")]
+        digits,
+        tmp_path,
+        space={**SMALL_SPACE, "hidden_layers": (1, 2)},
+        callbacks=[FailFirstTrial(tmp_path / "marker")],
     )
     # One progress line per trial, whatever the fit verbosity (0 here).
     lines = [
@@ -722,3 +728,17 @@ def test_search_progress_lines():
     line = hyperband.trial_ended("07", "COMPLETED", 0.9, {"tuner/epochs": 2})
     assert line.startswith("trial 1 (07): val_accuracy 0.9, best 0.9 (07) |  |")
     assert "ETA" not in line
+
+
+def test_varying_hyperparameters_leave_out_the_fixed_ones():
+    from keras_recipes.tuning.tuners import _varying
+
+    hp = keras_tuner.HyperParameters()
+    hp.Int("layers", 1, 3)
+    hp.Int("one_int", 2, 2)
+    hp.Float("rate", 1e-3, 1e-1, sampling="log")
+    hp.Choice("units", [32, 64])
+    hp.Choice("one_choice", [7])
+    hp.Fixed("fixed", 5)
+    hp.Boolean("flag")
+    assert set(_varying(hp)) == {"layers", "rate", "units", "flag"}

@@ -123,14 +123,21 @@ class _TrialCallbacks(TensorBoardHook):
 
 def _varying(hyperparameters):
     """The values of the hyperparameters the search chooses (not the fixed
-    ones, nor a choice of one)."""
-    fixed = {
-        hp.name
-        for hp in hyperparameters.space
-        if isinstance(hp, keras_tuner.engine.hyperparameters.Fixed)
-        or len(getattr(hp, "values", None) or (None, None)) == 1
-    }
+    ones, nor a choice of one, nor a range of one value)."""
+    fixed = {hp.name for hp in hyperparameters.space if _is_fixed(hp)}
     return {k: v for k, v in hyperparameters.values.items() if k not in fixed}
+
+
+def _is_fixed(hp):
+    # By type: `Int.values` is a generator (no len), `Float` has none.
+    kinds = keras_tuner.engine.hyperparameters
+    if isinstance(hp, kinds.Fixed):
+        return True
+    if isinstance(hp, kinds.Choice):
+        return len(hp.values) == 1
+    if isinstance(hp, (kinds.Int, kinds.Float)):
+        return hp.min_value == hp.max_value
+    return False
 
 
 def _boards(callbacks):
