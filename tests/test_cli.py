@@ -246,7 +246,14 @@ def test_the_preview_takes_the_schedule_flags_train_takes():
         parser = cli.build_parser(name)[1][name]
         actions = {a.dest: a for a in parser._actions}
         options = set(actions) - {"help", "learning_rate", "epochs", "log_dir"}
-        options -= {"smoke", "seed", "steps_per_epoch", "dataset", "model"}
+        options -= {
+            "smoke",
+            "seed",
+            "steps_per_epoch",
+            "dataset",
+            "label_column",
+            "model",
+        }
         options -= {"suggestion", "activation", "batch_size", "patience"}
         return options, actions["schedule"].choices
 
