@@ -375,3 +375,23 @@ def test_console_script(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"keras-recipes {keras_recipes.__version__}"
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    tmp_path, capsys, monkeypatch
+):
+    from keras_recipes.commands import schedule
+
+    def broken(args):
+        raise RuntimeError("disk on fire\n  (second line)")
+
+    monkeypatch.setattr(schedule, "run", broken)
+    argv = ["schedule", "--log-dir", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "keras-recipes schedule: error: RuntimeError: disk on fire (second line) "
+        "(--debug shows the traceback)"
+    ]
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        cli.main([*argv, "--debug"])
