@@ -473,3 +473,23 @@ def test_string_labels_and_label_column_train_and_save_the_classes(tmp_path, cap
     saved = json.loads((log_dir / "classes.json").read_text())
     assert saved == {"classes": ["setosa", "versicolor", "virginica"]}
     assert "3 classes" in capsys.readouterr().out
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    tmp_path, capsys, monkeypatch
+):
+    from keras_recipes.commands import schedule
+
+    def broken(args):
+        raise RuntimeError("disk on fire\n  (second line)")
+
+    monkeypatch.setattr(schedule, "run", broken)
+    argv = ["schedule", "--log-dir", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "keras-recipes schedule: error: RuntimeError: disk on fire (second line) "
+        "(--debug shows the traceback)"
+    ]
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        cli.main([*argv, "--debug"])

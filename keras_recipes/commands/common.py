@@ -2,6 +2,7 @@
 
 import argparse
 import csv
+import sys
 from pathlib import Path
 
 # Constants only: the parsers are built without importing Keras.
@@ -38,11 +39,17 @@ class HelpFormatter(
 
 
 def new_parser(parser, doc):
-    """Returns `parser` (a subparser to fill) or a new one, described by `doc`."""
+    """Returns `parser` (a subparser to fill) or a new one, described by `doc`,
+    with `--debug`."""
     if parser is None:
         parser = argparse.ArgumentParser()
     parser.description = doc
     parser.formatter_class = HelpFormatter
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, show the whole traceback instead of one line",
+    )
     return parser
 
 
@@ -58,11 +65,26 @@ def main_of(build_parser, run, argv):
 
 
 def run_parsed(parser, run, args):
-    """`run(args)`, with a `UsageError` reported as `parser`'s usage error."""
+    """`run(args)`; an error is one line and exit status 2 (argparse's way).
+
+    A `UsageError` (a bad flag or data) is `parser`'s usage error. Any other
+    error is printed as `PROG: error: Type: message`, unless `--debug` was
+    given: then it propagates with its traceback.
+    """
     try:
         return run(args)
     except UsageError as error:
         parser.error(str(error))  # Exits with status 2.
+    except Exception as error:
+        if getattr(args, "debug", False):
+            raise
+        message = " ".join(str(error).split()) or "(no message)"
+        print(
+            f"{parser.prog}: error: {type(error).__name__}: {message} "
+            "(--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def int_at_least(minimum):
