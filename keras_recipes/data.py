@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_recipes._internal.validation import check_number
+from keras_recipes._internal.validation import check_int, check_number
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 DATASETS = ("digits",) + KERAS_DATASETS
@@ -81,6 +81,12 @@ def load_dataset(
     ((1257, 8, 8, 1), 10)
     """
     _check_fractions(validation_fraction, test_fraction)
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)  # NumPy's seed range
+    if not isinstance(label_column, str):
+        raise TypeError(
+            "`label_column` must be a column name (a str). Received: "
+            f"label_column={label_column!r} of type {type(label_column).__name__}"
+        )
     source = str(source)
     if source == "digits":
         from sklearn.datasets import load_digits as sklearn_digits
@@ -183,8 +189,9 @@ def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=No
             f"Too few samples for stratified train / validation / test splits "
             f"({error}): {len(y)} samples, and class {_plain(classes[rarest])!r} has "
             f"{counts[rarest]}. Each class needs a few samples in every split: "
-            "add data, merge rare classes, or change the validation and test "
-            "fractions."
+            "add data, merge rare classes, or change `validation_fraction` / "
+            f"`test_fraction`. Received: validation_fraction={validation_fraction}, "
+            f"test_fraction={test_fraction}"
         ) from None
     mean = x_train.mean(axis=0)
     # A feature constant in the training split (an always-blank pixel) carries

@@ -106,6 +106,8 @@ def build_schedule(name, learning_rate, *, fit_steps, steps_per_epoch, **options
             "(the schedules with a curve known before training). "
             f"Received: name={name!r}"
         )
+    fit_steps = check_positive_int("fit_steps", fit_steps)
+    steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
     return _BUILDERS[name](learning_rate, fit_steps, steps_per_epoch, **options)
 
 

@@ -1,0 +1,87 @@
+"""Property-based checks of the public functions' arguments (Hypothesis).
+
+As `tests/test_arguments.py` does for the constructors: any value works or is
+refused with `ValueError` / `TypeError` naming the argument, within a
+deadline; the functions here are the schedule factory, the scheduling
+callback by name, the data loader and the finder's checks that come before
+any training.
+"""
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keras_recipes.callbacks.by_name import scheduling_callback
+from keras_recipes.data import load_dataset
+from keras_recipes.lr_finder.find import find_learning_rate
+from keras_recipes.schedules import build_schedule
+
+pytestmark = pytest.mark.backend_independent
+
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 64),
+    st.integers(10**7, 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=6),
+    st.lists(st.integers(-3, 40), max_size=3),
+    st.just("abc"),
+)
+SETTINGS = settings(
+    max_examples=15,
+    deadline=3000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+)
+
+FUNCTIONS = {
+    "build_schedule": (
+        build_schedule,
+        {"name": "one-cycle", "learning_rate": 0.1, "fit_steps": 100,
+         "steps_per_epoch": 10},
+        ["name", "learning_rate", "fit_steps", "steps_per_epoch"],
+    ),
+    "scheduling_callback": (
+        scheduling_callback,
+        {"name": "exponential", "learning_rate": 0.1, "epochs": 5},
+        ["name", "learning_rate", "epochs", "monitor"],
+    ),
+    "load_dataset": (
+        load_dataset,
+        {"source": "digits"},
+        ["validation_fraction", "test_fraction", "seed"],
+    ),
+}  # fmt: skip
+CASES = [(name, arg) for name, (_, _, args) in FUNCTIONS.items() for arg in args]
+
+
+def named(error, argument):
+    return f"`{argument}" in str(error) or f"{argument}=" in str(error)
+
+
+@pytest.mark.parametrize(("name", "argument"), CASES)
+@SETTINGS
+@given(value=ANYTHING)
+def test_any_value_works_or_is_refused_naming_the_argument(name, argument, value):
+    function, valid, _ = FUNCTIONS[name]
+    try:
+        function(**{**valid, argument: value})
+    except (ValueError, TypeError) as error:
+        assert named(error, argument), f"{argument!r} not named: {error}"
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [(a, v) for a in ("num_steps", "batch_size") for v in (0, -1, 2.5, "8", True)]
+    + [("num_steps", 10**30)],
+)
+def test_the_finder_refuses_a_bad_count_before_training(argument, value):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((8, 2), "float32")
+    with pytest.raises((ValueError, TypeError)) as caught:
+        find_learning_rate(model, x, x[:, :1], verbose=0, **{argument: value})
+    assert named(caught.value, argument)
