@@ -11,28 +11,18 @@ import keras
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from keras_recipes.callbacks.by_name import scheduling_callback
 from keras_recipes.data import load_dataset
 from keras_recipes.lr_finder.find import find_learning_rate
 from keras_recipes.schedules import build_schedule
+from tests.careless_values import ANYTHING
 
 pytestmark = pytest.mark.backend_independent
 
-ANYTHING = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-5, 64),
-    st.integers(10**7, 10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=6),
-    st.lists(st.integers(-3, 40), max_size=3),
-    st.just("abc"),
-)
 SETTINGS = settings(
     max_examples=15,
-    deadline=3000,
+    deadline=10_000,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,
 )

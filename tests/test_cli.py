@@ -427,6 +427,7 @@ def bad_data(tmp_path, case):
     ],
 )
 @pytest.mark.parametrize("command", ["train", "lr-find", "diagnose", "tune"])
+@pytest.mark.backend_independent  # refused in NumPy, before any Keras work
 def test_bad_data_is_one_line_exit_2_and_no_run_folder(
     tmp_path, capsys, command, case, message
 ):
@@ -472,6 +473,10 @@ def test_string_labels_and_label_column_train_and_save_the_classes(tmp_path, cap
     assert cli.main(argv) == 0
     saved = json.loads((log_dir / "classes.json").read_text())
     assert saved == {"classes": ["setosa", "versicolor", "virginica"]}
+    metrics = json.loads((log_dir / "metrics.json").read_text())
+    by_class = metrics["test_accuracy_by_class"]
+    assert set(by_class) == {"setosa", "versicolor", "virginica"}
+    assert all(0 <= v <= 1 for v in by_class.values())
     assert "3 classes" in capsys.readouterr().out
 
 

@@ -742,3 +742,32 @@ def test_varying_hyperparameters_leave_out_the_fixed_ones():
     hp.Fixed("fixed", 5)
     hp.Boolean("flag")
     assert set(_varying(hp)) == {"layers", "rate", "units", "flag"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_trials": 2.5}, "`max_trials` must be an integer"),
+        ({"patience": 0}, "`patience` must be >= 1"),
+        ({"factor": 1}, "`factor` must be >= 2"),
+        ({"seed": -1}, "`seed` must be >= 0"),
+        ({"overwrite": "yes"}, "`overwrite` must be True or False"),
+        ({"progress": 1}, "`progress` must be True or False"),
+        ({"directory": None}, "`directory` must be a path"),
+        ({"project_name": ""}, "`project_name` must be a non-empty folder name"),
+    ],
+)
+def test_search_checks_its_arguments_before_any_trial(tmp_path, kwargs, message):
+    x = np.zeros((8, 3), "float32")
+    options = {"directory": tmp_path, "validation_data": (x, np.zeros(8)), **kwargs}
+    with pytest.raises((TypeError, ValueError), match=message):
+        search(x, np.arange(8) % 2, **options)
+    assert not (tmp_path / "search").exists()
+
+
+def test_search_refuses_labels_that_are_not_class_ids(tmp_path):
+    # Labels 1..3 would silently make 4 softmax outputs.
+    x = np.zeros((9, 3), "float32")
+    with pytest.raises(ValueError, match=r"class ids 0..C-1.*Received: labels 1, 2, 3"):
+        search(x, np.arange(9) % 3 + 1, validation_data=(x, np.zeros(9)),
+               directory=tmp_path)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from keras_recipes._internal.validation import check_bool, check_number
 from keras_recipes.callbacks._scheduling import SchedulingCallback
-from keras_recipes.schedules.factory import check_momenta, check_steps_or_epochs
+from keras_recipes.schedules.factory import check_momenta, check_one_cycle_length
 from keras_recipes.schedules.one_cycle import MAX_MOMENTUM, MIN_MOMENTUM
 
 
@@ -74,13 +74,8 @@ class OneCycle(SchedulingCallback):
         log_dir=None,
     ):
         super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
-        self.total_steps, self.total_epochs = check_steps_or_epochs(
-            "total_steps",
-            total_steps,
-            "total_epochs",
-            total_epochs,
-            required=False,
-            whole_epochs=True,
+        self.total_steps, self.total_epochs = check_one_cycle_length(
+            total_steps, total_epochs
         )
         self.max_learning_rate = check_number(
             "max_learning_rate", max_learning_rate, low=0, low_open=True

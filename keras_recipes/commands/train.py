@@ -276,9 +276,17 @@ def run(args):
     print("[5/5] evaluating the best checkpoint on the test split")
     best = keras.models.load_model(checkpoint.best_path)
     test_loss, test_accuracy = best.evaluate(data.x_test, data.y_test, verbose=0)
+    predicted = np.argmax(best.predict(data.x_test, verbose=0), axis=-1)
+    # By the data's own labels (classes.json): output i is data.classes[i].
+    per_class = {
+        str(label): float(np.mean(predicted[data.y_test == i] == i))
+        for i, label in enumerate(data.classes)
+        if np.any(data.y_test == i)
+    }
     metrics = {
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
+        "test_accuracy_by_class": per_class,
         "best_val_accuracy": checkpoint.best,
         "best_epoch": checkpoint.kept[0]["epoch"],
         "learning_rate": learning_rate,

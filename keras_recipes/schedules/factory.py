@@ -138,14 +138,7 @@ def _one_cycle(
     **schedule_options,
 ):
     # OneCycleSchedule's own: shape, pct_start, div_factor, final_div_factor.
-    total_steps, total_epochs = check_steps_or_epochs(
-        "total_steps",
-        total_steps,
-        "total_epochs",
-        total_epochs,
-        required=False,
-        whole_epochs=True,
-    )
+    total_steps, total_epochs = check_one_cycle_length(total_steps, total_epochs)
     max_momentum, min_momentum = check_momenta(max_momentum, min_momentum)
     total = resolve_steps(total_steps, total_epochs, steps_per_epoch)
     schedule = OneCycleSchedule(learning_rate, total or fit_steps, **schedule_options)
@@ -234,6 +227,18 @@ def check_momenta(max_momentum, min_momentum):
             f"Received: min_momentum={min_momentum}, max_momentum={max_momentum}"
         )
     return max_momentum, min_momentum
+
+
+def check_one_cycle_length(total_steps, total_epochs):
+    """1cycle's optional length: `total_steps` or whole `total_epochs`."""
+    return check_steps_or_epochs(
+        "total_steps",
+        total_steps,
+        "total_epochs",
+        total_epochs,
+        required=False,
+        whole_epochs=True,
+    )
 
 
 def check_steps_or_epochs(

@@ -6,7 +6,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_recipes._internal.validation import check_positive_int
+from keras_recipes._internal.validation import (
+    check_bool,
+    check_int,
+    check_path,
+    check_positive_int,
+)
 from keras_recipes.tuning.distributed import check_overwrite, distributed_role
 from keras_recipes.tuning.hypermodel import MLPHyperModel
 from keras_recipes.tuning.summary import summarize
@@ -106,6 +111,18 @@ def search(
     """
     check_positive_int("epochs", epochs)
     check_positive_int("executions_per_trial", executions_per_trial)
+    check_positive_int("max_trials", max_trials)
+    check_positive_int("patience", patience)
+    check_int("factor", factor, low=2)
+    check_int("seed", seed, low=0, allow_none=True)
+    check_bool("overwrite", overwrite)
+    check_bool("progress", progress)
+    check_path("directory", directory)
+    if not isinstance(project_name, str) or not project_name:
+        raise TypeError(
+            "`project_name` must be a non-empty folder name (a str). "
+            f"Received: project_name={project_name!r}"
+        )
     if not isinstance(objective, str):
         raise TypeError(
             "`objective` must be a metric name such as 'val_accuracy'. "
@@ -121,7 +138,20 @@ def search(
             raise ValueError(
                 "The default hypermodel needs labels `y`. Received: y=None"
             )
-        num_classes = int(np.max(y)) + 1
+        labels = np.unique(np.asarray(y))
+        if not np.issubdtype(labels.dtype, np.integer) or not np.array_equal(
+            labels, np.arange(len(labels))
+        ):
+            shown = ", ".join(map(str, labels[:6])) + (
+                " ..." if len(labels) > 6 else ""
+            )
+            raise ValueError(
+                "The default hypermodel needs class ids 0..C-1 in `y` (C softmax "
+                f"outputs). Received: labels {shown}. Map them first, e.g. "
+                "`classes, y = np.unique(y, return_inverse=True)` "
+                "(`keras_recipes.data.load_dataset` does)."
+            )
+        num_classes = len(labels)
         hypermodel = MLPHyperModel(np.shape(x)[1:], num_classes, space=space)
     elif space is not None:
         raise ValueError(
