@@ -175,3 +175,51 @@ def test_hparam_domains_cover_inactive_hyperparameters_too():
         and set(domains["activation"].values) == {"relu", "selu"},
         f"KerasTuner maps the domains otherwise now: {domains}",
     )
+
+
+def test_the_state_writes_we_replace_are_keras_tuners_own():
+    from keras_tuner.src.engine import base_tuner, oracle, tuner, tuner_utils
+
+    for owner, names in [
+        (oracle.Oracle, ["save", "reload", "_save_trial", "_get_oracle_fname"]),
+        (oracle.Oracle, ["_get_trial_dir", "get_state"]),
+        (base_tuner.BaseTuner, ["_is_worker", "_get_tuner_fname", "save"]),
+        (tuner.Tuner, ["_try_build", "_get_build_config_fname"]),
+        (tuner.Tuner, ["_build_and_fit_model"]),
+        (tuner_utils.SaveBestEpoch, ["_save_model"]),
+    ]:
+        for name in names:
+            require(hasattr(owner, name), f"{owner.__name__}.{name} is gone")
+    # The oracle's reload fix reads these attributes of a reloaded oracle.
+    probe = keras_tuner.oracles.RandomSearchOracle(objective="loss", max_trials=1)
+    for name in ("_retry_queue", "end_order", "trials"):
+        require(hasattr(probe, name), f"Oracle().{name} is gone")
+    # `end_trial` is wrapped (a lock); its text is in the module's.
+    source = inspect.getsource(oracle)
+    require(
+        "self._save_trial(trial)\n        self.save()" in source,
+        "Oracle.end_trial no longer saves through _save_trial and save",
+    )
+    source = inspect.getsource(base_tuner.BaseTuner.__init__)
+    require(
+        "self._get_tuner_fname()" in source,
+        "BaseTuner.__init__ no longer reloads on the tuner's file",
+    )
+
+
+def test_make_state_safe_keeps_the_oracles_class_and_writes_atomically(tmp_path):
+    def hypermodel(hp):
+        hp.Int("units", 1, 2)
+        return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+    tuner = keras_tuner.RandomSearch(
+        hypermodel, objective="loss", max_trials=1, directory=tmp_path
+    )
+    kind = type(tuner.oracle)
+    fence.make_state_safe(tuner)
+    assert isinstance(tuner.oracle, kind) and type(tuner.oracle) is not kind
+    fence.save_tuner_state(tuner)
+    fence.save_tuner_state(tuner)
+    project = tmp_path / "untitled_project"
+    assert (project / "oracle.json.prev").exists()
+    assert (project / "tuner0.json.prev").exists()

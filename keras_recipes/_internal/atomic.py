@@ -13,9 +13,12 @@ and `remove_stale` leave the shared folder alone.
 """
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from keras_recipes._internal.workers import is_chief
@@ -23,14 +26,31 @@ from keras_recipes._internal.workers import is_chief
 # Temporary files are named `.tmp-keras-recipes-<name>.<random><suffixes>`: a
 # process killed mid-write leaves one behind, which `remove_stale` deletes.
 PREFIX = ".tmp-keras-recipes-"
+# `write_json(..., keep_previous=True)` keeps the replaced file beside the new
+# one under this suffix; `read_json` falls back to it when the file is torn.
+PREVIOUS = ".prev"
+
+
+class StateFileError(ValueError):
+    """A state file that cannot be read or trusted; the message names the
+    file and what to do."""
+
+
+# Free space asked for beyond the expected size of a write.
+MARGIN_BYTES = 1 << 20
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, expected_size=None):
     """Yields a temporary path to write; on success it replaces `path`.
 
     The temporary name keeps `path`'s suffixes (Keras checks `.keras` and
-    `.weights.h5`).
+    `.weights.h5`). Before anything is written, the folder's free space is
+    checked against `expected_size` (default: the size of the file being
+    replaced) plus 10 % and 1 MiB: h5py, Keras's weights writer, can crash
+    the interpreter (SIGSEGV) when the disk fills mid-write. A full or
+    read-only disk raises an `OSError` naming `path`; the previous file is
+    intact and no temporary file is left.
 
     Example:
 
@@ -44,23 +64,56 @@ def atomic_path(path):
         with tempfile.TemporaryDirectory(prefix="keras-recipes-worker-") as folder:
             yield Path(folder) / path.name
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = "".join(path.suffixes)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent,
-        prefix=f"{PREFIX}{path.name.removesuffix(suffix)}.",
-        suffix=suffix,
-    )
+    stem = path.name.removesuffix(suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _check_free_space(path, expected_size)
+        # A temporary file of this target left by a killed write is stale.
+        for stale in path.parent.glob(f"{PREFIX}{stem}.*{suffix}"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f"{PREFIX}{stem}.", suffix=suffix
+        )
+    except OSError as error:
+        if str(path) in str(error):
+            raise
+        raise _naming(error, path) from error
     os.close(fd)
     try:
         yield Path(tmp)
         _fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        if isinstance(error, OSError) and str(path) not in str(error):
+            raise _naming(error, path) from error
         raise
     _fsync_dir(path.parent)
+
+
+def _check_free_space(path, expected_size):
+    if expected_size is None:
+        expected_size = path.stat().st_size if path.exists() else 0
+    needed = int(expected_size * 1.1) + MARGIN_BYTES
+    free = shutil.disk_usage(path.parent).free
+    if free < needed:
+        raise OSError(
+            errno.ENOSPC,
+            f"Not enough free space to write {path}: {free:,} bytes free, "
+            f"{needed:,} needed (the size of the last save + 10 % + 1 MiB). "
+            "Free some space or write elsewhere; the previous file is intact",
+            str(path),
+        )
+
+
+def _naming(error, path):
+    """`error` again, as an `OSError` whose message names `path`."""
+    return OSError(
+        error.errno, f"Cannot write {path}: {error.strerror or error}", str(path)
+    )
 
 
 def remove_stale(folder):
@@ -82,18 +135,72 @@ def remove(path):
             os.remove(path)
 
 
-def write_json(path, data):
-    """Writes `data` as JSON to `path` atomically."""
+def write_json(path, data, keep_previous=False):
+    """Writes `data` as JSON to `path` atomically.
+
+    With `keep_previous`, the file it replaces (if it parses) stays beside it
+    as `<path>.prev` (a hard link, so no copy), for `read_json` to fall back
+    to.
+    """
+    path = Path(path)
+    text = json.dumps(data, indent=2, allow_nan=False)
+    if keep_previous and is_chief() and _parses(path):
+        with atomic_path(_previous(path)) as tmp:
+            tmp.unlink()
+            try:
+                os.link(path, tmp)
+            except OSError:  # A file system without hard links.
+                shutil.copy2(path, tmp)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, allow_nan=False))
+        tmp.write_text(text)
 
 
-def read_json(path):
-    """Reads a JSON file, or returns `None` if there is none."""
+def read_json(path, fix=None):
+    """Reads a JSON file, or returns `None` if there is none.
+
+    A file that does not parse (a torn write, a disk error, an edit) is
+    replaced by its previous copy (`write_json(..., keep_previous=True)`)
+    with a warning naming both; without a good copy, a `StateFileError`
+    names the file and says what to do (`fix`).
+    """
     path = Path(path)
     if not path.exists():
+        if _parses(_previous(path)):
+            # Killed between keeping the old copy and writing the new one
+            # cannot happen (both are renames of complete files), but a user
+            # may have deleted the file: the previous copy is the state.
+            return _recover(path, "is missing")
         return None
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        if _parses(_previous(path)):
+            return _recover(path, f"is not valid JSON ({error})")
+        raise StateFileError(
+            f"{path} is not valid JSON ({error}) and has no good previous copy. "
+            + (fix or "Delete it to start afresh.")
+        ) from None
+
+
+def _recover(path, why):
+    previous = _previous(path)
+    warnings.warn(f"{path} {why}; using its previous copy {previous}.", stacklevel=3)
+    data = json.loads(previous.read_text())
+    with atomic_path(path) as tmp:
+        tmp.write_text(previous.read_text())
+    return data
+
+
+def _previous(path):
+    return path.with_name(path.name + PREVIOUS)
+
+
+def _parses(path):
+    try:
+        json.loads(Path(path).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _fsync_file(path):

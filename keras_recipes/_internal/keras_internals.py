@@ -27,7 +27,29 @@ KerasTuner (checked on 1.4.7 and 1.4.8):
 * `keras_tuner.src.engine.tuner_utils.convert_hyperparams_to_hparams`: the
   conversion of hyperparameters to TensorBoard `HParam`s that KerasTuner uses
   for its own hparams sessions (no public name).
+* Its state writes. KerasTuner writes `oracle.json`, each `trial.json`,
+  `tuner0.json` and `build_config.json` in place (`open(path, "w")`) and its
+  trial checkpoint with `save_weights` in place: a kill inside one of them
+  leaves a torn file, and every rerun then fails with a bare
+  `JSONDecodeError`. There is no public hook for the writes, so
+  `make_state_safe(tuner)` gives the tuner's oracle (its class becomes a
+  subclass of its own class, which adds only the writes below) and the
+  tuner the same writes through `keras_recipes._internal.atomic`: temp file,
+  fsync, rename, the previous JSON copy kept. It uses `Oracle.save`,
+  `Oracle._save_trial`, `Oracle._get_oracle_fname`,
+  `Oracle._get_trial_dir`, `Oracle._retry_queue`, `BaseTuner._is_worker`,
+  `BaseTuner._get_tuner_fname`, `Tuner._try_build`,
+  `Tuner._get_build_config_fname`, `Tuner._build_and_fit_model` and
+  `SaveBestEpoch._save_model`. `recover_project(folder)` reads every state
+  file before KerasTuner does: a torn one falls back to its previous copy
+  with a warning, and without one the error names the file and the fix.
 """
+
+import functools
+import os
+from pathlib import Path
+
+from keras_recipes._internal.atomic import atomic_path, read_json, write_json
 
 # ----------------------------------------------------------------- Keras
 
@@ -91,3 +113,123 @@ def hparam_domains(hyperparameters, hparams_api):
             return None
 
     return list(hparams_of(_Space, hparams_api))
+
+
+_STATE_FIX = {
+    "oracle.json": "Pass overwrite=True (`keras-recipes tune --overwrite`) to "
+    "start the search afresh.",
+    "trial.json": "Delete the trial's folder {folder} to run that trial again.",
+    "build_config.json": "Delete the trial's folder {folder} to run that trial again.",
+}
+
+
+def recover_project(project_dir):
+    """Checks every KerasTuner state file of a project before KerasTuner reads
+    it: a torn file is replaced by its previous copy (with a warning), and
+    one without a good copy raises `StateFileError` naming it and the fix."""
+    project = Path(project_dir)
+    files = [project / "oracle.json", *sorted(project.glob("tuner*.json"))]
+    files += sorted(project.glob("trial_*/trial.json"))
+    files += sorted(project.glob("trial_*/build_config.json"))
+    for path in files:
+        fix = _STATE_FIX.get(path.name, "Delete it to start that part afresh.")
+        read_json(path, fix=fix.format(folder=path.parent))
+
+
+class _SafeOracleWrites:
+    """What `make_state_safe` adds to an oracle's class: atomic writes."""
+
+    def save(self):
+        write_json(self._get_oracle_fname(), self.get_state(), keep_previous=True)
+
+    def reload(self):
+        super().reload()
+        # `end_trial` writes the trial's file, then `oracle.json` while the
+        # trial is still listed as ongoing (it is popped after the save): a
+        # kill before the next save makes KerasTuner run the finished trial
+        # again. Its own file says it finished; it stays finished.
+        finished = [
+            trial_id
+            for trial_id in self._retry_queue
+            if self.trials[trial_id].status in ("COMPLETED", "FAILED")
+        ]
+        for trial_id in finished:
+            self._retry_queue.remove(trial_id)
+            if trial_id not in self.end_order:
+                self.end_order.append(trial_id)
+        # A trial whose file fell back to a copy from before it finished runs
+        # again (its result is gone with the torn file).
+        for trial_id, trial in self.trials.items():
+            unfinished = trial.status in ("RUNNING", "IDLE")
+            if unfinished and trial_id not in self._retry_queue:
+                self._retry_queue.append(trial_id)
+                if trial_id in self.end_order:
+                    self.end_order.remove(trial_id)
+
+    def _save_trial(self, trial):
+        folder = self._get_trial_dir(trial.trial_id)
+        write_json(
+            os.path.join(folder, "trial.json"), trial.get_state(), keep_previous=True
+        )
+
+
+_SAFE_CLASSES = {}
+
+
+def make_state_safe(tuner):
+    """Makes every state write of `tuner` and its oracle atomic (see the
+    module docstring). On a worker the oracle is a client of the chief's, which
+    writes the oracle's files; the worker's own writes are made safe."""
+    import keras_tuner
+
+    oracle = tuner.oracle
+    if isinstance(oracle, keras_tuner.Oracle) and not isinstance(
+        oracle, _SafeOracleWrites
+    ):
+        kind = type(oracle)
+        if kind not in _SAFE_CLASSES:
+            _SAFE_CLASSES[kind] = type(kind.__name__, (_SafeOracleWrites, kind), {})
+        oracle.__class__ = _SAFE_CLASSES[kind]
+
+
+def save_tuner_state(tuner):
+    """`BaseTuner.save`, with atomic writes."""
+    if not tuner._is_worker():
+        tuner.oracle.save()
+    write_json(tuner._get_tuner_fname(), tuner.get_state(), keep_previous=True)
+
+
+def build_and_fit(tuner, trial, *args, **kwargs):
+    """`Tuner._build_and_fit_model`, with the trial checkpoint and the build
+    config written atomically."""
+    from keras_tuner.src.backend import config
+    from keras_tuner.src.engine import tuner_utils
+
+    for callback in kwargs.get("callbacks") or []:
+        if type(callback) is tuner_utils.SaveBestEpoch:
+            callback.__class__ = _safe_save_best_epoch()
+    hp = trial.hyperparameters
+    model = tuner._try_build(hp)
+    results = tuner.hypermodel.fit(hp, model, *args, **kwargs)
+    if config.multi_backend():
+        write_json(
+            tuner._get_build_config_fname(trial.trial_id), model.get_build_config()
+        )
+    tuner_utils.validate_trial_results(
+        results, tuner.oracle.objective, "HyperModel.fit()"
+    )
+    return results
+
+
+@functools.cache
+def _safe_save_best_epoch():
+    """KerasTuner's per-trial checkpoint callback, writing atomically
+    (made on first use: KerasTuner is imported only when a search runs)."""
+    from keras_tuner.src.engine import tuner_utils
+
+    class SaveBestEpoch(tuner_utils.SaveBestEpoch):
+        def _save_model(self):
+            with atomic_path(self.filepath) as tmp:
+                self.model.save_weights(tmp)
+
+    return SaveBestEpoch

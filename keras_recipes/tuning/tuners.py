@@ -13,6 +13,10 @@
   is replaced, so nothing is written twice);
 * the learning rate and momentum in the epoch logs.
 
+KerasTuner's own state files (oracle, trials, tuner, the trial checkpoint)
+are written atomically, the previous JSON copy kept; a rerun falls back to
+that copy where a file is torn, or names the file and the fix.
+
 Everything else (the oracle, resuming, retries of failed trials, the
 chief/worker mode) is KerasTuner's.
 """
@@ -25,7 +29,13 @@ import keras
 import keras_tuner
 
 from keras_recipes._internal.atomic import read_json, write_json
-from keras_recipes._internal.keras_internals import TensorBoardHook
+from keras_recipes._internal.keras_internals import (
+    TensorBoardHook,
+    build_and_fit,
+    make_state_safe,
+    recover_project,
+    save_tuner_state,
+)
 from keras_recipes._internal.names import SEARCH_ALGORITHMS
 from keras_recipes._internal.validation import (
     check_bool,
@@ -55,9 +65,27 @@ class _TrialCallbacks(TensorBoardHook):
         self.progress = check_bool("progress", progress)
         self._progress = None
         super().__init__(*args, **kwargs)
+        make_state_safe(self)
+
+    # KerasTuner writes its state files in place; these write them atomically
+    # and read them back checked (see `_internal.keras_internals`).
+    def reload(self):
+        recover_project(self.project_dir)
+        make_state_safe(self)
+        super().reload()
+
+    def save(self):
+        save_tuner_state(self)
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        return build_and_fit(self, trial, *args, **kwargs)
 
     def on_search_begin(self):
         super().on_search_begin()
+        # KerasTuner reloads a project only if the tuner's file exists, and
+        # writes it first at the end of the first trial: a kill before then
+        # made the rerun start over on top of the finished trial.
+        save_tuner_state(self)
         if self.progress:
             objective = self.oracle.objective
             total = getattr(self.oracle, "max_trials", None)
