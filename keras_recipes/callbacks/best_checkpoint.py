@@ -335,7 +335,12 @@ class BestCheckpoint(keras.callbacks.Callback):
             ) from None
 
     def _save(self, path):
-        with atomic_path(path) as tmp:
+        # Each epoch's file has a new name: the free space is checked against
+        # the largest file this callback keeps (see `atomic_path`).
+        sizes = [
+            os.path.getsize(c["path"]) for c in self.kept if os.path.exists(c["path"])
+        ]
+        with atomic_path(path, expected_size=max(sizes, default=None)) as tmp:
             if self.save_weights_only:
                 self.model.save_weights(tmp)
             else:

@@ -164,7 +164,11 @@ class ResumableBackup(keras.callbacks.Callback):
     def _save(self, epoch):
         previous = read_json(self._state_path)
         weights = f"weights-epoch{epoch:04d}.weights.h5"
-        with atomic_path(self.backup_dir / weights) as tmp:
+        # A new name each epoch: the free space is checked against the last
+        # backup's size (h5py can crash the interpreter on a full disk).
+        last = previous and self.backup_dir / previous.get("weights", "")
+        expected = last.stat().st_size if last and last.is_file() else None
+        with atomic_path(self.backup_dir / weights, expected_size=expected) as tmp:
             self.model.save_weights(tmp)
         saved_callbacks = {}
         for index, (name, callback) in enumerate(self.callbacks.items()):
