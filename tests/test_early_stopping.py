@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
-from tests.conftest import FeedMetric
+from tests.conftest import FeedMetric, ones, probe_model
 
 
 def fit(values, stopper, epochs=None, key="score"):
@@ -111,3 +111,43 @@ def test_state_round_trip_continues_the_count():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         kr.EarlyStopping(**kwargs)
+
+
+class PoisonFrom(keras.utils.PyDataset):
+    """Ones, and NaN inputs once `poisoned` is set (by `Poison` at an epoch's
+    end): the gradients turn NaN, and with them Adam's slots."""
+
+    def __init__(self):
+        super().__init__()
+        self.poisoned = False
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        x, y = ones(8)
+        return (x * np.nan if self.poisoned else x), y
+
+
+class Poison(keras.callbacks.Callback):
+    def __init__(self, data, after):
+        super().__init__()
+        self.data, self.after = data, after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            self.data.poisoned = True
+
+
+def test_after_a_nan_stop_the_next_fit_trains_on_from_the_best_state():
+    model = probe_model(keras.optimizers.Adam(0.01))
+    data = PoisonFrom()
+    stopper = kr.EarlyStopping(monitor="loss", check_finite=True, verbose=0)
+    model.fit(data, epochs=5, verbose=0, callbacks=[Poison(data, after=2), stopper])
+    assert stopper.stopped_reason == "non-finite" and stopper.best_epoch == 2
+    optimizer = model.optimizer
+    assert int(optimizer.iterations.numpy()) == 2 * 4  # the best epoch's count
+    for variable in [*model.weights, *optimizer.variables]:
+        assert np.all(np.isfinite(np.asarray(variable.numpy()))), variable.path
+    history = model.fit(*ones(32), batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

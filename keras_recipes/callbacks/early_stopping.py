@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from keras_recipes._internal.state import snapshot
+from keras_recipes._internal.state import restore, snapshot
 from keras_recipes._internal.validation import check_bool, check_int, check_number
 from keras_recipes.callbacks._monitor import Monitor
 
@@ -25,7 +25,13 @@ class EarlyStopping(keras.callbacks.Callback):
     * `"divergence"`: the value is worse than `divergence_threshold`.
 
     With `restore_best_weights=True` (default) the weights of the best epoch
-    are put back at the end of training, whatever ended it. The run state
+    are put back at the end of training, whatever ended it, and with them
+    the optimizer's state of that epoch (step count, slots): Keras's own
+    `EarlyStopping` restores the weights only, so after a NaN stop the
+    optimizer's slots stay NaN and the next `fit` is NaN from its first step.
+    (After a restart through `ResumableBackup` the best weights come back
+    from the backup, the optimizer's state of that epoch does not: the
+    restore then puts back the weights only.) The run state
     (`state_dict` / `load_state_dict`, `best_weights`) survives a restart
     through `ResumableBackup`.
 
@@ -109,6 +115,7 @@ class EarlyStopping(keras.callbacks.Callback):
         self.stopped_epoch = 0
         self.stopped_reason = None
         self.best_weights = None
+        self._best_optimizer_state = None
 
     @property
     def best(self):
@@ -140,6 +147,7 @@ class EarlyStopping(keras.callbacks.Callback):
     def load_array_state(self, arrays):
         """Restores the best weights saved by `array_state`."""
         self.best_weights = arrays
+        self._best_optimizer_state = None  # not in the backup
         self._restored = True
 
     def on_train_begin(self, logs=None):
@@ -157,6 +165,10 @@ class EarlyStopping(keras.callbacks.Callback):
             self.wait = 0
             if self.restore_best_weights:
                 self.best_weights = snapshot(self.model.weights)
+                optimizer = self.model.optimizer
+                self._best_optimizer_state = (
+                    snapshot(optimizer.variables) if optimizer is not None else None
+                )
         else:
             self.wait += 1
         if self.check_finite and not math.isfinite(value):
@@ -193,6 +205,11 @@ class EarlyStopping(keras.callbacks.Callback):
                 self.model.weights, self.best_weights, strict=True
             ):
                 variable.assign(value)
+            optimizer = self.model.optimizer
+            if self._best_optimizer_state is not None and len(
+                optimizer.variables
+            ) == len(self._best_optimizer_state):
+                restore(optimizer.variables, self._best_optimizer_state)
 
     def _at_least(self, value, threshold):
         """Whether `value` is as good as `threshold` or better."""
