@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
+from keras_recipes._internal.atomic import StateFileError
 
 
 class Crash(keras.callbacks.Callback):
@@ -108,3 +109,48 @@ def test_callbacks_are_named_explicitly(tmp_path):
     # A list would be matched by position (or class name): refused.
     with pytest.raises(TypeError, match=r"`callbacks` must map a name to each"):
         kr.ResumableBackup(tmp_path, callbacks=[kr.EarlyStopping()])
+
+
+def corrupt_state(folder, change):
+    path = folder / "state.json"
+    state = json.loads(path.read_text())
+    change(state, folder)
+    path.write_text(json.dumps(state))
+
+
+def flip_weights(state, folder):
+    weights = folder / state["weights"]
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda s, f: s.update(epoch=-3), "`epoch` must be an integer >= 1"),
+        (lambda s, f: s.update(epoch=999), "`epoch` is 999, but this fit has 4"),
+        (lambda s, f: s.update(epoch="2"), "`epoch` must be an integer"),
+        (lambda s, f: s.update(weights="gone.h5"), "`weights` names no file"),
+        (lambda s, f: s.update(weights=None), "`weights` names no file"),
+        (lambda s, f: s.pop("callbacks"), "`callbacks` must map"),
+        (lambda s, f: s.update(callbacks={"plateau": 1}), "`callbacks` must map"),
+        (flip_weights, "does not match the checksum"),
+    ],
+)
+def test_a_corrupted_backup_is_refused_naming_the_file(tmp_path, change, match):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(tmp_path, crash_at=3)
+    corrupt_state(tmp_path, change)
+    with pytest.raises(StateFileError, match=match) as error:
+        run(tmp_path)
+    assert str(tmp_path) in str(error.value)
+
+
+@pytest.mark.parametrize("text", ['{"epoch": ', "[1, 2]", "\x00\xff"])
+def test_an_unreadable_state_file_names_the_file_and_the_fix(tmp_path, text):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(tmp_path, crash_at=3)
+    (tmp_path / "state.json").write_text(text, errors="surrogateescape")
+    with pytest.raises(StateFileError, match=r"state.json.*Remove the folder"):
+        run(tmp_path)

@@ -1,5 +1,6 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_recipes._internal.atomic import (
+    StateFileError,
     atomic_path,
     read_json,
     remove,
@@ -112,7 +114,10 @@ class ResumableBackup(keras.callbacks.Callback):
         self.restored_epoch = None
         self._first_epoch = None
         remove_stale(self.backup_dir)
-        state = read_json(self._state_path)
+        state = read_json(
+            self._state_path,
+            fix=f"Remove the folder {self.backup_dir} to start afresh.",
+        )
         if state is None:
             return
         model = self.model
@@ -123,6 +128,12 @@ class ResumableBackup(keras.callbacks.Callback):
             )
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
+        if not isinstance(state, dict):
+            raise StateFileError(
+                f"{self._state_path} cannot be trusted: it holds a "
+                f"{type(state).__name__}, not the backup's fields. Remove the "
+                f"folder {self.backup_dir} to start afresh."
+            )
         if state.get("version") != STATE_VERSION:
             raise ValueError(
                 f"{self._state_path} was written by another version of "
@@ -130,6 +141,7 @@ class ResumableBackup(keras.callbacks.Callback):
                 f"reads {STATE_VERSION}). Remove the folder {self.backup_dir} to "
                 "start afresh."
             )
+        _check_state(state, self._state_path, self.params.get("epochs"))
         saved_names = sorted(state["callbacks"])
         if saved_names != sorted(self.callbacks):
             raise ValueError(
@@ -137,7 +149,14 @@ class ResumableBackup(keras.callbacks.Callback):
                 f"named {saved_names}, but this run names {sorted(self.callbacks)}. "
                 "Name the same callbacks, or remove the backup folder."
             )
-        model.load_weights(self.backup_dir / state["weights"])
+        weights = self.backup_dir / state["weights"]
+        if state.get("weights_sha256") not in (None, _sha256(weights)):
+            raise StateFileError(
+                f"{weights} does not match the checksum that {self._state_path} "
+                "recorded for it (a corrupted file): it cannot be trusted. Remove "
+                f"the folder {self.backup_dir} to start afresh."
+            )
+        model.load_weights(weights)
         for name, callback in self.callbacks.items():
             saved = state["callbacks"][name]
             callback.load_state_dict(saved["state"])
@@ -185,6 +204,7 @@ class ResumableBackup(keras.callbacks.Callback):
             "version": STATE_VERSION,
             "epoch": epoch,
             "weights": weights,
+            "weights_sha256": _sha256(self.backup_dir / weights),
             "callbacks": saved_callbacks,
         }
         write_json(self._state_path, state)  # The commit point.
@@ -210,3 +230,39 @@ def _files(state):
     names = {state["weights"]}
     names.update(c["arrays"] for c in state["callbacks"].values() if c.get("arrays"))
     return names
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_state(state, path, epochs):
+    """Refuses a backup state that is not what `_save` writes, naming `path`
+    and the field: a wrong resume is worse than none."""
+
+    def refuse(what):
+        raise StateFileError(
+            f"{path} cannot be trusted: {what}. Remove the folder {path.parent} "
+            "to start afresh."
+        )
+
+    epoch = state.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        refuse(f"`epoch` must be an integer >= 1, got {epoch!r}")
+    if epochs is not None and epoch >= epochs:
+        refuse(
+            f"`epoch` is {epoch}, but this fit has {epochs} epochs (a backup is "
+            "written at the start of an epoch, so it must be below that)"
+        )
+    weights = state.get("weights")
+    if not isinstance(weights, str) or not (path.parent / weights).is_file():
+        refuse(f"`weights` names no file of the folder ({weights!r})")
+    callbacks = state.get("callbacks")
+    if not isinstance(callbacks, dict) or not all(
+        isinstance(c, dict) and "state" in c for c in callbacks.values()
+    ):
+        refuse("`callbacks` must map each name to its saved `state`")
