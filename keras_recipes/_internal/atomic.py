@@ -14,6 +14,7 @@ and `remove_stale` leave the shared folder alone.
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import shutil
@@ -70,7 +71,8 @@ def atomic_path(path, expected_size=None):
         path.parent.mkdir(parents=True, exist_ok=True)
         _check_free_space(path, expected_size)
         # A temporary file of this target left by a killed write is stale.
-        for stale in path.parent.glob(f"{PREFIX}{stem}.*{suffix}"):
+        pattern = f"{glob.escape(PREFIX + stem)}.*{glob.escape(suffix)}"
+        for stale in path.parent.glob(pattern):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
         fd, tmp = tempfile.mkstemp(
@@ -135,15 +137,16 @@ def remove(path):
             os.remove(path)
 
 
-def write_json(path, data, keep_previous=False):
+def write_json(path, data, keep_previous=False, allow_nan=False):
     """Writes `data` as JSON to `path` atomically.
 
     With `keep_previous`, the file it replaces (if it parses) stays beside it
     as `<path>.prev` (a hard link, so no copy), for `read_json` to fall back
-    to.
+    to. `allow_nan=True` writes NaN and Inf as JavaScript's names (what
+    Python's `json` reads back, and KerasTuner writes for a diverged trial).
     """
     path = Path(path)
-    text = json.dumps(data, indent=2, allow_nan=False)
+    text = json.dumps(data, indent=2, allow_nan=allow_nan)
     if keep_previous and is_chief() and _parses(path):
         with atomic_path(_previous(path)) as tmp:
             tmp.unlink()

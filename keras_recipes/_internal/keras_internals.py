@@ -140,7 +140,12 @@ class _SafeOracleWrites:
     """What `make_state_safe` adds to an oracle's class: atomic writes."""
 
     def save(self):
-        write_json(self._get_oracle_fname(), self.get_state(), keep_previous=True)
+        write_json(
+            self._get_oracle_fname(),
+            self.get_state(),
+            keep_previous=True,
+            allow_nan=True,
+        )
 
     def reload(self):
         super().reload()
@@ -169,7 +174,10 @@ class _SafeOracleWrites:
     def _save_trial(self, trial):
         folder = self._get_trial_dir(trial.trial_id)
         write_json(
-            os.path.join(folder, "trial.json"), trial.get_state(), keep_previous=True
+            os.path.join(folder, "trial.json"),
+            trial.get_state(),
+            keep_previous=True,
+            allow_nan=True,
         )
 
 
@@ -196,7 +204,9 @@ def save_tuner_state(tuner):
     """`BaseTuner.save`, with atomic writes."""
     if not tuner._is_worker():
         tuner.oracle.save()
-    write_json(tuner._get_tuner_fname(), tuner.get_state(), keep_previous=True)
+    write_json(
+        tuner._get_tuner_fname(), tuner.get_state(), keep_previous=True, allow_nan=True
+    )
 
 
 def build_and_fit(tuner, trial, *args, **kwargs):

@@ -189,6 +189,8 @@ class ResumableBackup(keras.callbacks.Callback):
         expected = last.stat().st_size if last and last.is_file() else None
         with atomic_path(self.backup_dir / weights, expected_size=expected) as tmp:
             self.model.save_weights(tmp)
+            # Of the file written (on a worker, a private one: see atomic_path).
+            weights_sha256 = _sha256(tmp)
         saved_callbacks = {}
         for index, (name, callback) in enumerate(self.callbacks.items()):
             entry = {"state": callback.state_dict()}
@@ -204,7 +206,7 @@ class ResumableBackup(keras.callbacks.Callback):
             "version": STATE_VERSION,
             "epoch": epoch,
             "weights": weights,
-            "weights_sha256": _sha256(self.backup_dir / weights),
+            "weights_sha256": weights_sha256,
             "callbacks": saved_callbacks,
         }
         write_json(self._state_path, state)  # The commit point.
