@@ -165,7 +165,7 @@ class _SafeOracleWrites:
         # A trial whose file fell back to a copy from before it finished runs
         # again (its result is gone with the torn file).
         for trial_id, trial in self.trials.items():
-            unfinished = trial.status in ("RUNNING", "IDLE")
+            unfinished = trial.status == "RUNNING"
             if unfinished and trial_id not in self._retry_queue:
                 self._retry_queue.append(trial_id)
                 if trial_id in self.end_order:
