@@ -132,8 +132,11 @@ def test_a_manifest_in_another_folder_never_loses_a_rewritten_file(
     fit(small_model(), [0.5, 0.4, 0.3], checkpoint())
     fit(small_model(), [0.2], checkpoint(), initial_epoch=2)  # epoch 3 again
     best = kr.callbacks.best_checkpoint_path(tmp_path / "meta")
-    assert best is not None and best.name == "best-epoch003.keras"
+    # The second run's file gets its own name (the first's is kept until
+    # the manifest stops naming it, then evicted: save_top_k=1).
+    assert best is not None and best.name == "best-epoch003-run2.keras"
     assert manifest(tmp_path / "meta" / "checkpoints.json")["best"]["value"] == 0.2
+    assert [p.name for p in (tmp_path / "ckpt").glob("*.keras")] == [best.name]
     keras.models.load_model(best)
 
 

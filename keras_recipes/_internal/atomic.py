@@ -15,6 +15,7 @@ and `remove_stale` leave the shared folder alone.
 import contextlib
 import errno
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -183,6 +184,15 @@ def read_json(path, fix=None):
             f"{path} is not valid JSON ({error}) and has no good previous copy. "
             + (fix or "Delete it to start afresh.")
         ) from None
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, as hex (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _recover(path, why):

@@ -2,13 +2,18 @@
 
 import math
 import os
+import re
 import string
+import uuid
+import warnings
 from pathlib import Path
 
 import keras
 
 from keras_recipes._internal.atomic import (
+    StateFileError,
     atomic_path,
+    file_sha256,
     read_json,
     remove,
     remove_stale,
@@ -16,14 +21,18 @@ from keras_recipes._internal.atomic import (
 )
 from keras_recipes._internal.validation import (
     check_bool,
+    check_choice,
     check_number,
     check_path,
     check_positive_int,
 )
 from keras_recipes.callbacks._monitor import Monitor
 
-MANIFEST_VERSION = 2
+# 3: each file's run, size and SHA-256; the runs that wrote into the folder.
+MANIFEST_VERSION = 3
 MANIFEST_NAME = "checkpoints.json"
+# What a fit does with a folder whose manifest another run wrote.
+EXISTING = ("continue", "refuse", "overwrite")
 
 
 def read_manifest(path):
@@ -37,14 +46,23 @@ def read_manifest(path):
         path: The manifest, or the folder that holds `checkpoints.json`.
 
     Returns:
-        The manifest (`monitor`, `mode`, `best`, `checkpoints`, `last`) with
-        every `path` joined to the manifest's folder, or `None` if there is
-        no manifest.
+        The manifest (`monitor`, `mode`, `best`, `checkpoints`, `last`,
+        `runs`) with every `path` joined to the manifest's folder, or `None`
+        if there is no manifest.
+
+    Raises:
+        StateFileError: (a `ValueError`) If the manifest is not valid JSON
+            or a field is not what `BestCheckpoint` writes; the message
+            names the file, the field and the fix.
     """
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_NAME
-    return _resolved(read_json(path), path.parent)
+    fix = _fix(path)
+    manifest = read_json(path, fix=fix)
+    if manifest is not None:
+        _check_manifest(manifest, f"{path} cannot be trusted", fix)
+    return _resolved(manifest, path.parent)
 
 
 def _resolved(manifest, folder):
@@ -78,12 +96,44 @@ def best_checkpoint_path(path):
 
     Returns:
         A `pathlib.Path`, or `None` without a manifest or a kept file.
+
+    Raises:
+        StateFileError: If the manifest cannot be trusted, or the file's size
+            or SHA-256 is not the one the manifest recorded (a damaged file).
     """
     manifest = read_manifest(path)
     if not manifest or not manifest["checkpoints"]:
         return None
-    best = Path(manifest["checkpoints"][0]["path"])
-    return best if best.exists() else None
+    best = manifest["checkpoints"][0]
+    if not os.path.exists(best["path"]):
+        return None
+    verify_checkpoint(best)
+    return Path(best["path"])
+
+
+def verify_checkpoint(entry):
+    """Checks a kept file against the size and SHA-256 its manifest recorded.
+
+    Args:
+        entry: A manifest entry (`path`, and from version 3 `size` and
+            `sha256`); an entry without them (an older manifest) passes.
+
+    Raises:
+        StateFileError: Naming the file, if it differs from what was saved.
+    """
+    path = entry["path"]
+    size, digest = entry.get("size"), entry.get("sha256")
+    problem = None
+    if size is not None and os.path.getsize(path) != size:
+        problem = f"its size is {os.path.getsize(path):,} bytes, {size:,} were saved"
+    elif digest is not None and file_sha256(path) != digest:
+        problem = "its SHA-256 differs from the one recorded when it was saved"
+    if problem:
+        raise StateFileError(
+            f"The checkpoint {path} is damaged ({problem}): it cannot be "
+            "trusted. Delete it (a rerun then forgets its entry) or the whole "
+            "folder to start afresh."
+        )
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -94,10 +144,19 @@ class BestCheckpoint(keras.callbacks.Callback):
     the middle of a save leaves the previous checkpoint loadable. A manifest
     (JSON, written the same way) lists the kept checkpoints with their epoch
     and monitored value and names the best; files are deleted only after the
-    manifest stops naming them. NaN and Inf are never "best". A restarted run
-    over the same folder reads the manifest and keeps comparing against the
-    true best so far (the manifest names its files relative to its folder,
-    so the working directory does not matter); `read_manifest` and
+    manifest stops naming them. NaN and Inf are never "best".
+
+    The files are owned by their run. The manifest records which run wrote
+    each file, with its size and SHA-256, checked before a file is trusted
+    (on restart, `best_path`, `best_checkpoint_path`). A fit into a folder
+    whose manifest an earlier run wrote (a rerun of the same script, which
+    numbers its epochs from 1 again) does what `existing` says; by default it
+    keeps comparing against the true best so far and never overwrites a kept
+    file: a name that another run's kept file holds gets `-run<k>` before its
+    suffix (`best-epoch001-run2.keras`). Keras's `ModelCheckpoint` overwrites
+    it. A run restored by `ResumableBackup` (which names this callback) is
+    the same run. The manifest names its files relative to its folder, so
+    the working directory does not matter; `read_manifest` and
     `best_checkpoint_path` read it.
 
     Each checkpoint gets its own file, so that the manifest always names
@@ -133,6 +192,11 @@ class BestCheckpoint(keras.callbacks.Callback):
         manifest: Path of the manifest; defaults to `checkpoints.json` in the
             folder of `filepath`.
         verbose: 1 prints a line when a new best is saved.
+        existing: What a fit does when the manifest holds an earlier run's
+            checkpoints: `"continue"` (compare against them, keep the better
+            ones), `"refuse"` (raise at `on_train_begin`, before anything is
+            written), or `"overwrite"` (delete the files the manifest names
+            and start empty).
 
     Attributes:
         best: The best monitored value so far (`None` before a finite one).
@@ -141,7 +205,12 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     Raises:
         ValueError: On a bad argument; at the end of the first epoch if
-            `monitor` is not in the logs (the message lists the keys).
+            `monitor` is not in the logs (the message lists the keys); at
+            `on_train_begin` with `existing="refuse"` and an earlier run's
+            checkpoints.
+        StateFileError: (a `ValueError`) At `on_train_begin`, if the manifest
+            or a kept file cannot be trusted; the message names the file and
+            the fix.
 
     Example:
 
@@ -164,6 +233,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         save_best_only=True,
         initial_value_threshold=None,
         save_freq="epoch",
+        existing="continue",
     ):
         super().__init__()
         self.filepath = _check_template(check_path("filepath", filepath))
@@ -210,10 +280,16 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.manifest = Path(manifest) if manifest else folder / MANIFEST_NAME
         self.last_path = Path(os.path.normpath(folder / f"last{suffix}"))
         self.verbose = verbose
+        self.existing = check_choice("existing", existing, EXISTING)
         self._tracker = Monitor(monitor, mode, min_delta, owner="BestCheckpoint")
         self.kept = []
         self.last = None
+        self.runs = []
+        # This callback's run: one id for all its fits (or the id of the run
+        # a `load_state_dict` restores).
+        self.run_id = None
         self._restored = False
+        self._verified = None
 
     @property
     def best(self):
@@ -221,7 +297,17 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     @property
     def best_path(self):
-        return self.kept[0]["path"] if self.kept else None
+        """The best checkpoint's file, checked against its size and SHA-256
+        (`StateFileError` if it changed since it was saved)."""
+        if not self.kept:
+            return None
+        best = self.kept[0]
+        stat = os.stat(best["path"])
+        key = (best["path"], stat.st_size, stat.st_mtime_ns, best.get("sha256"))
+        if key != self._verified:  # Hashed once per file, not per access.
+            verify_checkpoint(best)
+            self._verified = key
+        return best["path"]
 
     def state_dict(self):
         """The run state (the manifest's content), as JSON-compatible values."""
@@ -230,17 +316,35 @@ class BestCheckpoint(keras.callbacks.Callback):
     def load_state_dict(self, state):
         """Restores a `state_dict`: the kept checkpoints and the best so far.
 
-        The next `fit` continues from it instead of from the manifest on disk.
+        The next `fit` continues from it (the same run) instead of from the
+        manifest on disk.
+
+        Raises:
+            StateFileError: If a field of `state` is not what `state_dict`
+                gives, or a kept file changed since it was saved.
         """
+        _check_manifest(state, "The state given to load_state_dict is wrong", "")
         self._restore(_resolved(state, self.manifest.parent))
+        self.run_id = state.get("run") or self.run_id
         self._restored = True
 
     def on_train_begin(self, logs=None):
         self._epoch = self._batches = 0
         remove_stale(Path(self.filepath).parent)
         if not self._restored:
-            self._restore(read_manifest(self.manifest))
+            manifest = self._read_manifest()
+            if manifest is not None and self._is_earlier_run(manifest):
+                if self.existing == "refuse":
+                    self._refuse(manifest)
+                if self.existing == "overwrite":
+                    self._remove_all(manifest)
+                    manifest = None
+            self._restore(manifest)
         self._restored = False
+        if self.run_id is None:
+            self.run_id = uuid.uuid4().hex[:12]
+        if self.run_id not in self.runs:
+            self.runs.append(self.run_id)
 
     def on_train_end(self, logs=None):
         # A state loaded after this fit began (a backup listed after this
@@ -248,7 +352,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._restored = False
 
     def _restore(self, manifest):
-        self.kept, self.last = [], None
+        self.kept, self.last, self.runs = [], None, []
         if manifest is None:
             return
         if manifest.get("monitor") != self.monitor:
@@ -257,8 +361,62 @@ class BestCheckpoint(keras.callbacks.Callback):
                 f"`{manifest.get('monitor')}`, not `{self.monitor}`. Use another "
                 "folder or `manifest` path."
             )
-        self.kept = [c for c in manifest["checkpoints"] if os.path.exists(c["path"])]
+        for entry in manifest["checkpoints"]:
+            if not os.path.exists(entry["path"]):
+                warnings.warn(
+                    f"{self.manifest} keeps {entry['path']} (epoch "
+                    f"{entry['epoch']}, {self.monitor}={entry['value']:.5g}), "
+                    "which no longer exists: its entry is dropped.",
+                    stacklevel=3,
+                )
+                continue
+            verify_checkpoint(entry)
+            self.kept.append(entry)
         self.last = manifest["last"]
+        self.runs = list(manifest.get("runs", []))
+
+    def _read_manifest(self):
+        try:
+            return read_manifest(self.manifest)
+        except StateFileError as error:
+            if self.existing != "overwrite":
+                raise
+            warnings.warn(
+                f"{error} existing='overwrite': starting afresh.", stacklevel=3
+            )
+            return None
+
+    def _is_earlier_run(self, manifest):
+        """Whether `manifest` holds files of another run than this one (the
+        first fit of this callback, or a manifest someone else wrote)."""
+        holds = manifest["checkpoints"] or manifest["last"]
+        ours = self.run_id is not None and manifest.get("run") == self.run_id
+        return bool(holds) and not ours
+
+    def _refuse(self, manifest):
+        best = manifest["checkpoints"][0] if manifest["checkpoints"] else None
+        held = (
+            f"the best is epoch {best['epoch']}, {self.monitor}={best['value']:.5g}"
+            if best
+            else "no checkpoint kept"
+        )
+        raise ValueError(
+            f"{self.manifest} holds the checkpoints of an earlier run ({held}) "
+            "and existing='refuse'. Pass existing='continue' to keep comparing "
+            "against them, existing='overwrite' to delete them, or write into "
+            "another folder."
+        )
+
+    def _remove_all(self, manifest):
+        """existing='overwrite': an empty manifest first (the commit), then
+        the files the old one named."""
+        named = [c["path"] for c in manifest["checkpoints"]]
+        if manifest["last"] is not None:
+            named.append(manifest["last"]["path"])
+        self.kept, self.last, self.runs = [], None, []
+        write_json(self.manifest, self._manifest())
+        for path in named:
+            remove(path)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -283,9 +441,9 @@ class BestCheckpoint(keras.callbacks.Callback):
             entry["batch"] = batch + 1
         evicted = []
         if math.isfinite(value) and self._ranks_in_top_k(value):
-            entry["path"] = self._format_path(epoch, logs, batch)
-            self._save(entry["path"])
-            self.kept = [c for c in self.kept if c["path"] != entry["path"]]
+            entry["path"] = self._free_path(self._format_path(epoch, logs, batch))
+            entry["run"] = self.run_id
+            entry.update(self._save(entry["path"]))
             self.kept = sorted(self.kept + [entry], key=self._sort_key)
             if self.save_best_only:
                 evicted = self.kept[self.save_top_k :]
@@ -296,10 +454,16 @@ class BestCheckpoint(keras.callbacks.Callback):
                     f"saved {entry['path']}"
                 )
         if self.save_last:
-            self._save(str(self.last_path))
+            saved = self._save(str(self.last_path))
             # JSON has no NaN / Inf: a non-finite value is written as null.
             shown = value if math.isfinite(value) else None
-            self.last = {**entry, "value": shown, "path": str(self.last_path)}
+            self.last = {
+                **entry,
+                "value": shown,
+                "path": str(self.last_path),
+                "run": self.run_id,
+                **saved,
+            }
         write_json(self.manifest, self._manifest())
         kept_paths = {c["path"] for c in self.kept}
         for old in evicted:
@@ -318,6 +482,21 @@ class BestCheckpoint(keras.callbacks.Callback):
     def _sort_key(self, checkpoint):
         value = checkpoint["value"]
         return value if self._tracker.mode == "min" else -value
+
+    def _free_path(self, path):
+        """`path`, or if a kept file (of an earlier run, or of an earlier
+        fit of this one) holds it, `<stem>-run<k>[-<j>]<suffix>`: a kept file
+        is never overwritten (its entry would be lost with it)."""
+        taken = {c["path"] for c in self.kept} | {str(self.last_path)}
+        if path not in taken:
+            return path
+        suffix = ".weights.h5" if self.save_weights_only else ".keras"
+        stem = path.removesuffix(suffix) + f"-run{self.runs.index(self.run_id) + 1}"
+        candidate, copy = stem + suffix, 1
+        while candidate in taken:
+            copy += 1
+            candidate = f"{stem}-{copy}{suffix}"
+        return candidate
 
     def _format_path(self, epoch, logs, batch=None):
         # Normalized as the manifest's paths are read back, so that one file
@@ -345,6 +524,8 @@ class BestCheckpoint(keras.callbacks.Callback):
                 self.model.save_weights(tmp)
             else:
                 self.model.save(tmp)
+            # Of the file written (on a worker, a private one: see atomic_path).
+            return {"size": os.path.getsize(tmp), "sha256": file_sha256(tmp)}
 
     def _manifest(self):
         folder = self.manifest.parent
@@ -359,10 +540,78 @@ class BestCheckpoint(keras.callbacks.Callback):
             "version": MANIFEST_VERSION,
             "monitor": self.monitor,
             "mode": self._tracker.mode,
+            "run": self.run_id,
+            "runs": list(self.runs),
             "best": kept[0] if kept else None,
             "checkpoints": kept,
             "last": relative(self.last),
         }
+
+
+def _fix(path):
+    return (
+        f"Delete {path} and the checkpoints beside it to start afresh, or pass "
+        "existing='overwrite'."
+    )
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_manifest(manifest, refused, fix):
+    """Refuses a manifest that is not what `BestCheckpoint` writes, naming
+    the field: `refused` starts the message (the file), `fix` ends it."""
+
+    def refuse(what):
+        raise StateFileError(f"{refused}: {what}. {fix}".rstrip())
+
+    if not isinstance(manifest, dict):
+        refuse(f"it holds a {type(manifest).__name__}, not a manifest's fields")
+    version = manifest.get("version", 1)
+    if version not in (1, 2, MANIFEST_VERSION):
+        refuse(
+            f"`version` is {version!r}; this BestCheckpoint reads 1 to "
+            f"{MANIFEST_VERSION} (a newer keras_recipes wrote it?)"
+        )
+    if manifest.get("mode") not in ("min", "max"):
+        refuse(f"`mode` must be 'min' or 'max', got {manifest.get('mode')!r}")
+    checkpoints = manifest.get("checkpoints")
+    if not isinstance(checkpoints, list):
+        refuse(f"`checkpoints` must be a list, got {checkpoints!r}")
+    for index, entry in enumerate(checkpoints):
+        _check_entry(entry, f"`checkpoints[{index}]`", refuse, version, finite=True)
+    if manifest.get("best") != (checkpoints[0] if checkpoints else None):
+        refuse("`best` is not the first of `checkpoints`")
+    values = [c["value"] for c in checkpoints]
+    if values != sorted(values, reverse=manifest["mode"] == "max"):
+        refuse(f"`checkpoints` are not best first for mode {manifest['mode']!r}")
+    if manifest.get("last") is not None:
+        _check_entry(manifest["last"], "`last`", refuse, version, finite=False)
+    runs = manifest.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+        refuse(f"`runs` must be a list of run ids, got {runs!r}")
+
+
+def _check_entry(entry, name, refuse, version, finite):
+    if not isinstance(entry, dict):
+        refuse(f"{name} must be a mapping, got {entry!r}")
+    epoch = entry.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        refuse(f"{name}: `epoch` must be an integer >= 1, got {epoch!r}")
+    value = entry.get("value")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (is_number and math.isfinite(value)) and not (value is None and not finite):
+        refuse(f"{name}: `value` must be a finite number, got {value!r}")
+    if not isinstance(entry.get("path"), str) or not entry["path"]:
+        refuse(f"{name}: `path` must name a file, got {entry.get('path')!r}")
+    if version < MANIFEST_VERSION:
+        return  # Written before sizes and checksums were recorded.
+    size = entry.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        refuse(f"{name}: `size` must be an integer >= 0, got {size!r}")
+    digest = entry.get("sha256")
+    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        refuse(f"{name}: `sha256` must be 64 hex digits, got {digest!r}")
 
 
 def _check_template(filepath):

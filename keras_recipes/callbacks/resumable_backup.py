@@ -1,6 +1,5 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 from keras_recipes._internal.atomic import (
     StateFileError,
     atomic_path,
+    file_sha256,
     read_json,
     remove,
     remove_stale,
@@ -150,7 +150,7 @@ class ResumableBackup(keras.callbacks.Callback):
                 "Name the same callbacks, or remove the backup folder."
             )
         weights = self.backup_dir / state["weights"]
-        if state.get("weights_sha256") not in (None, _sha256(weights)):
+        if state.get("weights_sha256") not in (None, file_sha256(weights)):
             raise StateFileError(
                 f"{weights} does not match the checksum that {self._state_path} "
                 "recorded for it (a corrupted file): it cannot be trusted. Remove "
@@ -159,7 +159,14 @@ class ResumableBackup(keras.callbacks.Callback):
         model.load_weights(weights)
         for name, callback in self.callbacks.items():
             saved = state["callbacks"][name]
-            callback.load_state_dict(saved["state"])
+            try:
+                callback.load_state_dict(saved["state"])
+            except StateFileError as error:
+                raise StateFileError(
+                    f"{self._state_path} cannot be trusted: the state of "
+                    f"{name!r}: {error} Remove the folder {self.backup_dir} to "
+                    "start afresh."
+                ) from None
             if saved.get("arrays"):
                 with np.load(self.backup_dir / saved["arrays"]) as arrays:
                     callback.load_array_state(
@@ -190,7 +197,7 @@ class ResumableBackup(keras.callbacks.Callback):
         with atomic_path(self.backup_dir / weights, expected_size=expected) as tmp:
             self.model.save_weights(tmp)
             # Of the file written (on a worker, a private one: see atomic_path).
-            weights_sha256 = _sha256(tmp)
+            weights_sha256 = file_sha256(tmp)
         saved_callbacks = {}
         for index, (name, callback) in enumerate(self.callbacks.items()):
             entry = {"state": callback.state_dict()}
@@ -232,14 +239,6 @@ def _files(state):
     names = {state["weights"]}
     names.update(c["arrays"] for c in state["callbacks"].values() if c.get("arrays"))
     return names
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_state(state, path, epochs):

@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_recipes._internal.atomic import atomic_path, read_json, write_json
-from keras_recipes.callbacks.best_checkpoint import best_checkpoint_path
+from keras_recipes.callbacks.best_checkpoint import (
+    best_checkpoint_path,
+    read_manifest,
+    verify_checkpoint,
+)
 from keras_recipes.tuning.tuners import RECORD_FILE
 
 
@@ -118,11 +122,14 @@ def summarize(tuner, log_dir=None):
     )
     if best is not None:
         trial_dir = Path(tuner.get_trial_dir(best["trial_id"]))
-        checkpoint = best_checkpoint_path(trial_dir / "best")
+        checkpoint = best_checkpoint_path(trial_dir / "best")  # Checked.
         if checkpoint is not None:
+            saved = read_manifest(trial_dir / "best")["checkpoints"][0]
             result.best_model_path = project_dir / "best_model.keras"
             with atomic_path(result.best_model_path) as tmp:
                 shutil.copyfile(checkpoint, tmp)
+                # The copy too, against what the trial saved.
+                verify_checkpoint({**saved, "path": str(tmp)})
     write_json(project_dir / "best_hyperparameters.json", result.best_hyperparameters)
     with atomic_path(project_dir / "summary.md") as tmp:
         Path(tmp).write_text(result.table() + "\n")
