@@ -42,6 +42,7 @@ _EXPORTS = {
         ("LinearWarmup", "OneCycleSchedule", "PowerDecay", "ScaledSchedule"),
         "keras_recipes.schedules",
     ),
+    "ShuffledBatches": "keras_recipes.batches",
 }
 _SUBPACKAGES = ("callbacks", "lr_finder", "models", "schedules")
 

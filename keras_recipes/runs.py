@@ -1,12 +1,90 @@
 """Run folders for the recipes: one folder per run, its arguments first."""
 
 import json
+import shutil
 import time
 from pathlib import Path
 
+from keras_recipes._internal.atomic import StateFileError, read_json
+from keras_recipes.commands.common import UsageError
 
-def start_run(args, name, args_file="args.json"):
+ARGS_FILE = "args.json"
+# Flags that say how to run, not what: a resumed run may differ in them.
+HOW_FLAGS = ("resume", "overwrite", "debug", "log_dir", "command")
+
+
+def claim_run_folder(args, parser, finished_file="metrics.json"):
+    """Checks what a run may do with `args.log_dir`, before anything is written.
+
+    A folder that holds files is an earlier run: it is refused unless
+    `args.resume` (continue it) or `args.overwrite` (start over) is set.
+    With `resume`, the run's own arguments (`args.json`) are the ones used: a
+    flag given with another value than the run's is refused, and one left at
+    its default takes the run's value.
+
+    Args:
+        args: The parsed arguments (`log_dir`, `resume`, `overwrite`).
+        parser: The command's parser (for the defaults of its flags).
+        finished_file: A file that only a finished run has.
+
+    Returns:
+        `args`, with the run's arguments on resume.
+
+    Raises:
+        UsageError: Naming the folder and the way out.
+    """
+    folder = args.log_dir
+    held = folder is not None and folder.is_dir() and any(folder.iterdir())
+    if not args.resume:
+        if held and not args.overwrite:
+            raise UsageError(
+                f"--log-dir {folder} holds an earlier run; pass --resume to "
+                "continue it, --overwrite to delete it and start over, or "
+                "choose another folder"
+            )
+        return args
+    if folder is None:
+        raise UsageError("--resume needs the --log-dir of the run to continue")
+    if not (folder / ARGS_FILE).is_file():
+        raise UsageError(
+            f"--resume: {folder} holds no run to continue (no {ARGS_FILE})"
+        )
+    if (folder / finished_file).is_file():
+        raise UsageError(
+            f"--resume: the run in {folder} finished ({finished_file}); there is "
+            "nothing to continue. --overwrite starts it over"
+        )
+    try:
+        saved = read_json(folder / ARGS_FILE)
+    except StateFileError as error:
+        raise UsageError(str(error)) from None
+    defaults = vars(parser.parse_args([]))
+    resumed = dict(vars(args))
+    for name, value in saved.items():
+        if name in HOW_FLAGS or name not in resumed:
+            continue
+        given = resumed[name]
+        if given != defaults.get(name) and _text(given) != _text(value):
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(
+                f"--resume continues the run with its own arguments ({ARGS_FILE}); "
+                f"{flag} {_text(given)} differs from the run's {_text(value)}. "
+                "Leave it out, or --overwrite to start over"
+            )
+        resumed[name] = Path(value) if isinstance(given, Path) else value
+    return type(args)(**resumed)
+
+
+def _text(value):
+    return str(value) if isinstance(value, Path) else json.dumps(value)
+
+
+def start_run(args, name, args_file=ARGS_FILE):
     """Creates the run folder, writes the resolved arguments, seeds everything.
+
+    With `args.overwrite` (checked by `claim_run_folder`), the folder's
+    earlier content is deleted first; with `args.resume`, its `args.json`
+    stays as it is.
 
     Args:
         args: The parsed `argparse.Namespace`; its `log_dir` (or `None`, for
@@ -22,8 +100,13 @@ def start_run(args, name, args_file="args.json"):
 
     folder = args.log_dir or Path("runs") / time.strftime(f"{name}-%Y%m%d-%H%M%S")
     folder = Path(folder)
+    if getattr(args, "overwrite", False) and folder.is_dir():
+        shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    resolved = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    (folder / args_file).write_text(json.dumps(resolved, indent=2))
+    if not getattr(args, "resume", False):
+        resolved = {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+        }
+        (folder / args_file).write_text(json.dumps(resolved, indent=2))
     keras.utils.set_random_seed(args.seed)
     return folder

@@ -255,6 +255,7 @@ def test_the_preview_takes_the_schedule_flags_train_takes():
             "model",
         }
         options -= {"suggestion", "activation", "batch_size", "patience"}
+        options -= {"resume", "overwrite"}  # train's run folder
         return options, actions["schedule"].choices
 
     assert schedule_flags("schedule") == schedule_flags("train")

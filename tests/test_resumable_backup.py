@@ -154,3 +154,81 @@ def test_an_unreadable_state_file_names_the_file_and_the_fix(tmp_path, text):
     (tmp_path / "state.json").write_text(text, errors="surrogateescape")
     with pytest.raises(StateFileError, match=r"state.json.*Remove the folder"):
         run(tmp_path)
+
+
+def dropout_fit(backup_dir, crash_at=None, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(16), keras.layers.Dropout(0.5),
+         keras.layers.Dense(1)]
+    )  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 6)).astype("float32")
+    batches = kr.ShuffledBatches(x, x.sum(axis=1), batch_size=8, seed=1)
+    callbacks = [batches.follow_epochs(), kr.ResumableBackup(backup_dir)]
+    if crash_at is not None:
+        callbacks.append(Crash(crash_at))
+    try:
+        model.fit(batches, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
+    except RuntimeError:
+        pass
+    return [w.numpy() for w in model.weights]
+
+
+def test_a_resumed_fit_drops_the_same_units_and_reads_the_same_batches(tmp_path):
+    # Dropout's seed state is not in the weights file; the backup keeps it,
+    # and ShuffledBatches draws epoch k's order from (seed, k) alone.
+    whole = dropout_fit(tmp_path / "whole")
+    dropout_fit(tmp_path / "resumed", crash_at=2)
+    # Another process would start from other RNG states: seed 5 here.
+    resumed = dropout_fit(tmp_path / "resumed", seed=5)
+    for a, b in zip(resumed, whole, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shuffled_batches_draw_a_new_order_each_epoch_from_the_seed():
+    x = np.arange(20.0)[:, None]
+    batches = kr.ShuffledBatches(x, x[:, 0], batch_size=6, seed=3)
+    assert len(batches) == 4 and len(batches[3][0]) == 2
+    orders = [batches.order(epoch) for epoch in range(3)]
+    assert all(sorted(o) == list(range(20)) for o in orders)
+    assert not np.array_equal(orders[0], orders[1])
+    np.testing.assert_array_equal(orders[1], batches.order(1))  # Same (seed, k).
+    batches.epoch = 1
+    np.testing.assert_array_equal(batches[0][0][:, 0], orders[1][:6])
+    with pytest.raises(ValueError, match=r"same number of samples. Received: 20 and 3"):
+        kr.ShuffledBatches(x, x[:3], batch_size=6)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda s, f: s.update(random="gone.npz"), r"`random` names no file"),
+        (lambda s, f: (f / s["random"]).write_bytes(b"PK\x03\x04 torn"),
+         r"random-epoch0002\.npz cannot be read"),
+    ],
+)  # fmt: skip
+def test_a_corrupted_random_state_is_refused_naming_the_file(tmp_path, change, match):
+    dropout_fit(tmp_path, crash_at=2)
+    corrupt_state(tmp_path, change)
+    with pytest.raises(StateFileError, match=match + r".*Remove the folder"):
+        dropout_fit(tmp_path)
+
+
+def test_a_named_best_checkpoints_bad_state_names_the_backup(tmp_path):
+    model, x, y = model_and_data()
+    best = kr.BestCheckpoint(tmp_path / "ckpt" / "m.keras", "loss")
+    backup = kr.ResumableBackup(tmp_path / "backup", callbacks={"best": best})
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[best, backup, Crash(2)])
+    corrupt_state(
+        tmp_path / "backup",
+        lambda s, f: s["callbacks"]["best"]["state"].update(mode="best"),
+    )
+    model, x, y = model_and_data()
+    best = kr.BestCheckpoint(tmp_path / "ckpt" / "m.keras", "loss")
+    backup = kr.ResumableBackup(tmp_path / "backup", callbacks={"best": best})
+    with pytest.raises(StateFileError, match=r"backup/state\.json cannot be trusted: "
+                       r"the state of 'best':.*`mode` must be"):  # fmt: skip
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[best, backup])

@@ -1,5 +1,6 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,7 +33,9 @@ class ResumableBackup(keras.callbacks.Callback):
     mid-backup can leave them unreadable. This callback:
 
     * saves the weights (with the optimizer: iterations, slots, learning
-      rate) and the epoch, plus the state of the callbacks you name in
+      rate), the seed generators' states (Dropout's: not in Keras's weights
+      file, so a resumed fit would drop other units) and the epoch, plus the
+      state of the callbacks you name in
       `callbacks` (`state_dict()`, and `array_state()` where they have one:
       `EarlyStopping`'s best weights);
     * writes it at the **start** of the next epoch, when every callback has
@@ -48,9 +51,10 @@ class ResumableBackup(keras.callbacks.Callback):
     crash. Each callback's state is saved under the name you give it, so a
     rerun restores each state into the callback of the same name.
     `BestCheckpoint` may be named too (its state is its manifest); unnamed,
-    it reads its manifest. With a deterministic data order (e.g.
-    `shuffle=False`, or a seeded `PyDataset`) the resumed run ends with the
-    same model as an uninterrupted one.
+    it reads its manifest. With a deterministic data order (`shuffle=False`,
+    or `keras_recipes.ShuffledBatches`, which draws epoch k's order from
+    (seed, k)) the resumed run ends with the same model as an uninterrupted
+    one.
 
     Args:
         backup_dir: Folder of the backup (created if needed).
@@ -157,6 +161,8 @@ class ResumableBackup(keras.callbacks.Callback):
                 f"the folder {self.backup_dir} to start afresh."
             )
         model.load_weights(weights)
+        if state.get("random"):
+            self._restore_random_state(state)
         for name, callback in self.callbacks.items():
             saved = state["callbacks"][name]
             try:
@@ -168,10 +174,9 @@ class ResumableBackup(keras.callbacks.Callback):
                     "start afresh."
                 ) from None
             if saved.get("arrays"):
-                with np.load(self.backup_dir / saved["arrays"]) as arrays:
-                    callback.load_array_state(
-                        [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
-                    )
+                callback.load_array_state(
+                    _load_arrays(self.backup_dir / saved["arrays"], self.backup_dir)
+                )
         # The same hook as Keras's BackupAndRestore: fit() starts here.
         set_initial_epoch(model, state["epoch"])
         self.restored_epoch = state["epoch"]
@@ -198,6 +203,11 @@ class ResumableBackup(keras.callbacks.Callback):
             self.model.save_weights(tmp)
             # Of the file written (on a worker, a private one: see atomic_path).
             weights_sha256 = file_sha256(tmp)
+        random_state = None
+        if _random_state_variables(self.model):
+            random_state = f"random-epoch{epoch:04d}.npz"
+            with atomic_path(self.backup_dir / random_state) as tmp:
+                np.savez(tmp, *_random_state(self.model))
         saved_callbacks = {}
         for index, (name, callback) in enumerate(self.callbacks.items()):
             entry = {"state": callback.state_dict()}
@@ -214,10 +224,27 @@ class ResumableBackup(keras.callbacks.Callback):
             "epoch": epoch,
             "weights": weights,
             "weights_sha256": weights_sha256,
+            "random": random_state,
             "callbacks": saved_callbacks,
         }
         write_json(self._state_path, state)  # The commit point.
         self._remove_unreferenced(state, previous)
+
+    def _restore_random_state(self, state):
+        """The dropout (seed generator) states, which the weights file does
+        not hold: without them a resumed fit drops other units."""
+        path = self.backup_dir / state["random"]
+        variables = _random_state_variables(self.model)
+        values = _load_arrays(path, self.backup_dir)
+        shapes = [tuple(v.shape) for v in variables]
+        if [tuple(np.shape(v)) for v in values] != shapes:
+            raise StateFileError(
+                f"{path} holds {len(values)} random states that do not fit this "
+                f"model's {len(variables)} ({shapes}): another model's backup? "
+                f"Remove the folder {self.backup_dir} to start afresh."
+            )
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
 
     def _remove_unreferenced(self, state, previous):
         if previous is None:
@@ -235,8 +262,33 @@ class ResumableBackup(keras.callbacks.Callback):
             remove(self.backup_dir / name)
 
 
+def _load_arrays(path, folder):
+    """The arrays of an `np.savez` file, or a `StateFileError` naming it."""
+    try:
+        with np.load(path) as arrays:
+            return [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise StateFileError(
+            f"{path} cannot be read ({error}). Remove the folder {folder} to "
+            "start afresh."
+        ) from None
+
+
+def _random_state_variables(model):
+    """The model's variables that are not weights: the seed generators'
+    states (Dropout, GaussianNoise, random augmentation layers)."""
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def _random_state(model):
+    return [keras.ops.convert_to_numpy(v) for v in _random_state_variables(model)]
+
+
 def _files(state):
     names = {state["weights"]}
+    if state.get("random"):
+        names.add(state["random"])
     names.update(c["arrays"] for c in state["callbacks"].values() if c.get("arrays"))
     return names
 
@@ -259,9 +311,12 @@ def _check_state(state, path, epochs):
             f"`epoch` is {epoch}, but this fit has {epochs} epochs (a backup is "
             "written at the start of an epoch, so it must be below that)"
         )
-    weights = state.get("weights")
-    if not isinstance(weights, str) or not (path.parent / weights).is_file():
-        refuse(f"`weights` names no file of the folder ({weights!r})")
+    for field in ("weights", "random"):
+        name = state.get(field)
+        if field == "random" and name is None:
+            continue  # A model without seed generators.
+        if not isinstance(name, str) or not (path.parent / name).is_file():
+            refuse(f"`{field}` names no file of the folder ({name!r})")
     callbacks = state.get("callbacks")
     if not isinstance(callbacks, dict) or not all(
         isinstance(c, dict) and "state" in c for c in callbacks.values()

@@ -16,20 +16,28 @@ Usage:
     python recipes/train.py ...                 # the same, from a checkout
 
 One run folder (--log-dir, default runs/train-<time>) holds: args.json,
-classes.json (the label of each output of the model), metrics.json,
-history.csv, best/ (checkpoints and their manifest), tensorboard/,
-lr_finder.png, learning_curves.png, and schedule.png + schedule.csv: the
-learning rate (and momentum) of every step the fit ran.
+classes.json (the label of each output of the model), learning_rate.json
+(the rate trained at, and where it came from), metrics.json, history.csv,
+best/ (checkpoints and their manifest), backup/ (while the run is not done),
+tensorboard/, lr_finder.png, learning_curves.png, and schedule.png +
+schedule.csv: the learning rate (and momentum) of every step the fit ran.
+
+A killed run continues with `--resume --log-dir FOLDER` (its own arguments,
+from args.json): the backup of the last epoch begun restores the weights,
+the optimizer, the epoch, the early stopping and the best checkpoint, and
+each epoch's batches are drawn from (seed, epoch), so the resumed run ends
+with the same model as an uninterrupted one. A folder that holds a run is
+refused without --resume or --overwrite, before anything is written.
 """
 
-import json
+import csv
 import math
 import time
 
 import numpy as np
 
 import keras_recipes as kr
-from keras_recipes._internal.atomic import write_json
+from keras_recipes._internal.atomic import atomic_path, read_json, write_json
 from keras_recipes.commands.common import (
     add_activation,
     add_batch_size,
@@ -50,8 +58,9 @@ from keras_recipes.plots import (
     plot_lr_finder,
     plot_schedule,
 )
-from keras_recipes.runs import start_run
+from keras_recipes.runs import claim_run_folder, start_run
 
+LEARNING_RATE_FILE = "learning_rate.json"
 SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
 
 
@@ -94,6 +103,17 @@ def build_parser(parser=None):
     add_seed(parser)
     parser.add_argument(
         "--smoke", action="store_true", help="a seconds-long run (2 epochs)"
+    )
+    folder = parser.add_mutually_exclusive_group()
+    folder.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the killed run in --log-dir, with its own arguments",
+    )
+    folder.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run in --log-dir and start over",
     )
     return parser
 
@@ -159,6 +179,10 @@ def run(args):
     """Runs `train` with parsed arguments; returns the exit status."""
     import keras  # Here: `train --help` does not import it.
 
+    from keras_recipes.batches import ShuffledBatches
+
+    # Before anything is written; on --resume, the run's own arguments.
+    args = claim_run_folder(args, build_parser())
     if args.smoke:
         args.epochs = 2
     # The schedule's flags are checked before anything is written.
@@ -193,7 +217,12 @@ def run(args):
     )
 
     learning_rate, method, suggestions = args.learning_rate, "given", None
-    if learning_rate is None:
+    chosen = read_json(log_dir / LEARNING_RATE_FILE) if args.resume else None
+    if chosen is not None:
+        learning_rate, method = chosen["learning_rate"], chosen["learning_rate_from"]
+        suggestions = chosen["suggestions"]
+        print(f"[3/5] learning rate of the run resumed: {learning_rate:.3g} ({method})")
+    elif learning_rate is None:
         print("[3/5] LR range test")
         finder = kr.find_learning_rate(
             model,
@@ -217,6 +246,12 @@ def run(args):
         )
     else:
         print(f"[3/5] learning rate given: {learning_rate:g}")
+    chosen = {
+        "learning_rate": learning_rate,
+        "learning_rate_from": method,
+        "suggestions": suggestions,
+    }
+    write_json(log_dir / LEARNING_RATE_FILE, chosen)
     # The rate the optimizer starts from: what --schedule none and
     # performance train at (the other schedules are given it explicitly).
     model.optimizer.learning_rate = learning_rate
@@ -233,27 +268,40 @@ def run(args):
         log_dir / "best" / "model.keras", monitor="val_accuracy"
     )
     steps_per_epoch = math.ceil(len(data.x_train) / args.batch_size)
+    stopper = kr.EarlyStopping(
+        "val_accuracy",
+        patience=args.patience,
+        start_from_epoch=peak_epoch(schedule, args, steps_per_epoch, learning_rate),
+    )
+    stateful = {"stopper": stopper, "checkpoint": checkpoint}
+    if hasattr(schedule, "state_dict"):  # PerformanceScheduling's plateau.
+        stateful["schedule"] = schedule
+    # Every epoch's order is a function of (seed, epoch): a resumed fit
+    # draws the batches an uninterrupted one would.
+    batches = ShuffledBatches(data.x_train, data.y_train, args.batch_size, args.seed)
+    history_csv = log_dir / "history.csv"
+    if args.resume:
+        keep_epochs_before(history_csv, log_dir / "backup")
     callbacks = [
-        kr.EarlyStopping(
-            "val_accuracy",
-            patience=args.patience,
-            start_from_epoch=peak_epoch(schedule, args, steps_per_epoch, learning_rate),
-        ),
+        batches.follow_epochs(),
+        stopper,
         checkpoint,
-        keras.callbacks.CSVLogger(str(log_dir / "history.csv")),
+        keras.callbacks.CSVLogger(str(history_csv), append=args.resume),
         keras.callbacks.TensorBoard(str(log_dir / "tensorboard")),
+        kr.ResumableBackup(log_dir / "backup", callbacks=stateful),
     ]
     if schedule is not None:
         callbacks.insert(0, schedule)
-    history = model.fit(
-        data.x_train,
-        data.y_train,
+    model.fit(
+        batches,
         validation_data=(data.x_val, data.y_val),
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        shuffle=False,
         callbacks=callbacks,
         verbose=2,
-    ).history
+    )
+    # The whole run's epochs (a resumed fit returns its own only).
+    history = read_history(history_csv)
     plot_learning_curves(
         history["loss"], history["val_loss"], log_dir / "learning_curves.png"
     )
@@ -289,17 +337,41 @@ def run(args):
         "test_accuracy_by_class": per_class,
         "best_val_accuracy": checkpoint.best,
         "best_epoch": checkpoint.kept[0]["epoch"],
-        "learning_rate": learning_rate,
-        "learning_rate_from": method,
-        "suggestions": suggestions,
+        **chosen,
         "epochs_run": len(history["loss"]),
-        "seconds": time.perf_counter() - start,
+        "resumed": bool(args.resume),
+        "seconds": time.perf_counter() - start,  # Of this process.
     }
-    (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # Last, atomically: a run folder with metrics.json is a finished run.
+    write_json(log_dir / "metrics.json", metrics)
     print(f"test accuracy: {test_accuracy:.4f}")
     print(f"run folder: {log_dir} (best model: {checkpoint.best_path})")
     print(f"TensorBoard: tensorboard --logdir {log_dir / 'tensorboard'}")
     return 0
+
+
+def keep_epochs_before(history_csv, backup_dir):
+    """On resume, drops the rows of `history.csv` that the resumed fit will
+    run again (the epochs from the backup's on: a kill after an epoch's row
+    and before the next backup would write that row twice)."""
+    state = read_json(backup_dir / "state.json")
+    first = state.get("epoch", 0) if isinstance(state, dict) else 0
+    if not history_csv.is_file():
+        return
+    with open(history_csv, newline="") as file:
+        rows = list(csv.reader(file))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < first]
+    with atomic_path(history_csv) as tmp:
+        with open(tmp, "w", newline="") as file:
+            csv.writer(file).writerows(kept if len(kept) > 1 else [])
+
+
+def read_history(history_csv):
+    """`history.csv` as `{key: [value per epoch]}` (what `fit` returns)."""
+    with open(history_csv, newline="") as file:
+        rows = list(csv.DictReader(file))
+    keys = [key for key in (rows[0] if rows else {}) if key != "epoch"]
+    return {key: [float(row[key]) for row in rows] for key in keys}
 
 
 def main(argv=None):
