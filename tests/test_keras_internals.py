@@ -223,3 +223,24 @@ def test_make_state_safe_keeps_the_oracles_class_and_writes_atomically(tmp_path)
     project = tmp_path / "untitled_project"
     assert (project / "oracle.json.prev").exists()
     assert (project / "tuner0.json.prev").exists()
+
+
+def test_the_chief_loop_we_replace_is_keras_tuners_own():
+    # serve_oracle is start_server's loop on these names; if KerasTuner's
+    # loop changes (a timeout of its own?), ours must be compared again.
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    require(hasattr(oracle_chief, "OracleServicer"), "OracleServicer is gone")
+    require(hasattr(oracle_chief, "exit_chief"), "exit_chief is gone")
+    require(hasattr(protos, "get_service_grpc"), "protos.get_service_grpc is gone")
+    servicer = oracle_chief.OracleServicer(oracle=None)
+    require(servicer.stop_triggered is False, "OracleServicer.stop_triggered is gone")
+    source = inspect.getsource(oracle_chief.start_server)
+    for line in ("if oracle_servicer.stop_triggered:", "while not exit_chief(oracle):"):
+        require(line in source, f"start_server's loop no longer has {line!r}")
+    source = inspect.getsource(keras_tuner.engine.base_tuner.BaseTuner.search)
+    require(
+        "oracle_chief.start_server(self.oracle)" in source,
+        "BaseTuner.search no longer serves the chief with start_server",
+    )

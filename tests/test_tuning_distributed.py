@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
 
 
-def start(tuner_id, log_dir, port, output):
+def start(tuner_id, log_dir, port, output, script=None, flags=()):
     command = [
         sys.executable,
-        str(ROOT / "recipes" / "tune_mlp.py"),
+        str(script or ROOT / "recipes" / "tune_mlp.py"),
+        *flags,
         "--smoke",
         "--log-dir",
         str(log_dir),
@@ -92,3 +93,38 @@ def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
     assert (log_dir / "search" / "best_model.keras").exists()
     for name in ("args.json", "args-tuner0.json", "args-tuner1.json"):
         assert (log_dir / name).exists()
+
+
+def test_a_worker_killed_mid_trial_does_not_hang_the_chief(tmp_path):
+    # tuner1 dies with SIGKILL at the end of its first epoch and is never
+    # restarted; the chief fails its trial after 15 s of silence, tuner0
+    # runs the others, and the chief writes the summary.
+    log_dir, port = tmp_path / "shared", free_port()
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("w0", "w1", "c")}
+    dying = ROOT / "tests" / "tune_worker_child.py"
+    processes = {}
+    try:
+        processes["w0"] = start("tuner0", log_dir, port, logs["w0"])
+        processes["w1"] = start("tuner1", log_dir, port, logs["w1"], script=dying)
+        processes["c"] = start(
+            "chief", log_dir, port, logs["c"], flags=("--trial-timeout", "15")
+        )
+        codes = {name: p.wait(timeout=TIMEOUT) for name, p in processes.items()}
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+        for log in logs.values():
+            log.close()
+    output = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+    assert codes == {"w0": 0, "w1": -9, "c": 0}, output
+    with open(log_dir / "search" / "summary.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 4, output["c"]
+    failed = [row for row in rows if row["status"] == "FAILED"]
+    assert len(failed) == 1, rows
+    assert "worker tuner1 gave no sign of life" in failed[0]["message"]
+    assert "trial_timeout: 15 s" in failed[0]["message"]
+    assert {row["status"] for row in rows if row not in failed} == {"COMPLETED"}
+    assert f"[chief] trial {failed[0]['trial_id']}: worker tuner1" in output["c"]
+    assert "3/4 trials completed" in output["c"] and "test accuracy:" in output["c"]

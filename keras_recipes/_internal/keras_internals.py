@@ -43,10 +43,16 @@ KerasTuner (checked on 1.4.7 and 1.4.8):
   `SaveBestEpoch._save_model`. `recover_project(folder)` reads every state
   file before KerasTuner does: a torn one falls back to its previous copy
   with a warning, and without one the error names the file and the fix.
+* The chief's loop, `keras_tuner.src.distribute.oracle_chief.start_server`:
+  it waits for ever on a worker killed mid-trial (no timeout, no public
+  hook). `serve_oracle` is the same loop on its `OracleServicer` and
+  `exit_chief` and `keras_tuner.src.protos`, with a watchdog.
 """
 
 import functools
 import os
+import time
+from concurrent import futures
 from pathlib import Path
 
 from keras_recipes._internal.atomic import atomic_path, read_json, write_json
@@ -243,3 +249,38 @@ def _safe_save_best_epoch():
                 self.model.save_weights(tmp)
 
     return SaveBestEpoch
+
+
+def serve_oracle(oracle, watchdog, poll_seconds=1.0):
+    """KerasTuner's chief (`oracle_chief.start_server`), with a watchdog.
+
+    KerasTuner's loop serves the oracle over gRPC until a worker is told to
+    stop and then until no trial is ongoing and no worker is registered: a
+    worker killed mid-trial keeps both forever, and the chief waits for ever.
+    This is the same loop (its 15 lines, on its `OracleServicer` and
+    `exit_chief`), plus `watchdog.check()` under the oracle's lock at each
+    poll, which ends the trials of silent workers (see
+    `keras_recipes.tuning.distributed.TrialWatchdog`), and an exit when every
+    worker was lost.
+    """
+    import grpc
+    import keras_tuner
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = oracle_chief.OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    address = os.environ["KERASTUNER_ORACLE_IP"]
+    server.add_insecure_port(f"{address}:{os.environ['KERASTUNER_ORACLE_PORT']}")
+    check = keras_tuner.synchronized(lambda oracle: watchdog.check())
+    server.start()
+    try:
+        while True:
+            time.sleep(poll_seconds)
+            check(oracle)
+            told_to_stop = servicer.stop_triggered or watchdog.lost_every_worker()
+            if told_to_stop and oracle_chief.exit_chief(oracle):
+                break
+    finally:
+        server.stop(grace=1)

@@ -3,6 +3,7 @@
 import math
 import numbers
 import os
+import string
 
 import numpy as np
 
@@ -139,3 +140,38 @@ def _describe_range(low, high, low_open, high_open):
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {high:g}")
     return " and ".join(parts)
+
+
+def check_format_template(name, filepath):
+    """Checks the `str.format` fields of a file name template (a checkpoint
+    path), at construction; returns it.
+
+    Only named fields are allowed (`{epoch}`, `{batch}`, a metric such as
+    `{val_loss:.4f}`); `{}` or `{0}` would fail at the first save.
+    """
+    try:
+        fields = list(string.Formatter().parse(filepath))
+    except ValueError as error:
+        raise ValueError(
+            f"`{name}` is not a valid template ({error}); write a literal "
+            f"brace as '{{{{' or '}}}}'. Received: {name}={filepath!r}"
+        ) from None
+    sample = {}
+    for _, field, _, _ in fields:
+        if field is None:
+            continue
+        if not field.isidentifier():
+            raise ValueError(
+                f"`{name}` may only hold named fields such as {{epoch}}, "
+                "{batch} or a logged metric ({val_loss:.4f}). Received: "
+                f"{name}={filepath!r} (field {{{field}}})"
+            )
+        sample[field] = 1 if field in ("epoch", "batch") else 0.5
+    try:
+        filepath.format(**sample)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"`{name}` has a format its values cannot take ({error}). "
+            f"Received: {name}={filepath!r}"
+        ) from None
+    return filepath

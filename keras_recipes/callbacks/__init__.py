@@ -4,12 +4,13 @@
 re-exported here.
 """
 
-from keras_recipes.callbacks.activation_monitor import ActivationMonitor
-from keras_recipes.callbacks.best_checkpoint import (
-    BestCheckpoint,
+from keras_recipes.callbacks._manifest import (
     best_checkpoint_path,
     read_manifest,
+    verify_checkpoint,
 )
+from keras_recipes.callbacks.activation_monitor import ActivationMonitor
+from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.by_name import scheduling_callback
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.exponential_scheduling import ExponentialScheduling
@@ -43,5 +44,6 @@ __all__ = [
     "SCHEDULE_NAMES",
     "best_checkpoint_path",
     "read_manifest",
+    "verify_checkpoint",
     "scheduling_callback",
 ]

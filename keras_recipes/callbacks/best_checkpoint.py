@@ -2,19 +2,14 @@
 
 import math
 import os
-import re
-import string
 import uuid
-import warnings
 from pathlib import Path
 
 import keras
 
 from keras_recipes._internal.atomic import (
-    StateFileError,
     atomic_path,
     file_sha256,
-    read_json,
     remove,
     remove_stale,
     write_json,
@@ -22,118 +17,28 @@ from keras_recipes._internal.atomic import (
 from keras_recipes._internal.validation import (
     check_bool,
     check_choice,
+    check_format_template,
     check_number,
     check_path,
     check_positive_int,
 )
+from keras_recipes.callbacks._manifest import (
+    MANIFEST_NAME,
+    _check_manifest,
+    _resolved,
+    files_named,
+    free_path,
+    is_earlier_run,
+    manifest_content,
+    read_for_fit,
+    refuse_earlier_run,
+    trusted_files,
+    verify_checkpoint,
+)
 from keras_recipes.callbacks._monitor import Monitor
 
-# 3: each file's run, size and SHA-256; the runs that wrote into the folder.
-MANIFEST_VERSION = 3
-MANIFEST_NAME = "checkpoints.json"
 # What a fit does with a folder whose manifest another run wrote.
 EXISTING = ("continue", "refuse", "overwrite")
-
-
-def read_manifest(path):
-    """Reads a `BestCheckpoint` manifest, its paths resolved.
-
-    The manifest names its files relative to its own folder, so a run
-    restarted from another working directory, or a folder mounted elsewhere
-    (a distributed search), still finds them.
-
-    Args:
-        path: The manifest, or the folder that holds `checkpoints.json`.
-
-    Returns:
-        The manifest (`monitor`, `mode`, `best`, `checkpoints`, `last`,
-        `runs`) with every `path` joined to the manifest's folder, or `None`
-        if there is no manifest.
-
-    Raises:
-        StateFileError: (a `ValueError`) If the manifest is not valid JSON
-            or a field is not what `BestCheckpoint` writes; the message
-            names the file, the field and the fix.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / MANIFEST_NAME
-    fix = _fix(path)
-    manifest = read_json(path, fix=fix)
-    if manifest is not None:
-        _check_manifest(manifest, f"{path} cannot be trusted", fix)
-    return _resolved(manifest, path.parent)
-
-
-def _resolved(manifest, folder):
-    """A manifest's content with its paths joined to `folder` (or `None`)."""
-    if manifest is None:
-        return None
-    manifest = dict(manifest)
-
-    def resolved(entry):
-        if entry is None:
-            return None
-        path = os.path.normpath(folder / entry["path"])
-        # Version 1 stored the paths as given (relative to the working
-        # directory of the run): that path, else the file in this folder.
-        if manifest.get("version", 1) < 2 and not os.path.exists(path):
-            given = entry["path"]
-            path = given if os.path.exists(given) else str(folder / Path(given).name)
-        return {**entry, "path": path}
-
-    manifest["checkpoints"] = [resolved(c) for c in manifest.get("checkpoints", [])]
-    manifest["best"] = resolved(manifest.get("best"))
-    manifest["last"] = resolved(manifest.get("last"))
-    return manifest
-
-
-def best_checkpoint_path(path):
-    """The best checkpoint that a `BestCheckpoint` manifest names, if it exists.
-
-    Args:
-        path: The manifest, or the folder that holds `checkpoints.json`.
-
-    Returns:
-        A `pathlib.Path`, or `None` without a manifest or a kept file.
-
-    Raises:
-        StateFileError: If the manifest cannot be trusted, or the file's size
-            or SHA-256 is not the one the manifest recorded (a damaged file).
-    """
-    manifest = read_manifest(path)
-    if not manifest or not manifest["checkpoints"]:
-        return None
-    best = manifest["checkpoints"][0]
-    if not os.path.exists(best["path"]):
-        return None
-    verify_checkpoint(best)
-    return Path(best["path"])
-
-
-def verify_checkpoint(entry):
-    """Checks a kept file against the size and SHA-256 its manifest recorded.
-
-    Args:
-        entry: A manifest entry (`path`, and from version 3 `size` and
-            `sha256`); an entry without them (an older manifest) passes.
-
-    Raises:
-        StateFileError: Naming the file, if it differs from what was saved.
-    """
-    path = entry["path"]
-    size, digest = entry.get("size"), entry.get("sha256")
-    problem = None
-    if size is not None and os.path.getsize(path) != size:
-        problem = f"its size is {os.path.getsize(path):,} bytes, {size:,} were saved"
-    elif digest is not None and file_sha256(path) != digest:
-        problem = "its SHA-256 differs from the one recorded when it was saved"
-    if problem:
-        raise StateFileError(
-            f"The checkpoint {path} is damaged ({problem}): it cannot be "
-            "trusted. Delete it (a rerun then forgets its entry) or the whole "
-            "folder to start afresh."
-        )
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -236,7 +141,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         existing="continue",
     ):
         super().__init__()
-        self.filepath = _check_template(check_path("filepath", filepath))
+        self.filepath = check_format_template(
+            "filepath", check_path("filepath", filepath)
+        )
         self.save_weights_only = check_bool("save_weights_only", save_weights_only)
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
         if not self.filepath.endswith(suffix):
@@ -332,10 +239,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._epoch = self._batches = 0
         remove_stale(Path(self.filepath).parent)
         if not self._restored:
-            manifest = self._read_manifest()
-            if manifest is not None and self._is_earlier_run(manifest):
+            manifest = read_for_fit(self.manifest, self.existing)
+            if is_earlier_run(manifest, self.run_id):
                 if self.existing == "refuse":
-                    self._refuse(manifest)
+                    refuse_earlier_run(self.manifest, manifest, self.monitor)
                 if self.existing == "overwrite":
                     self._remove_all(manifest)
                     manifest = None
@@ -361,61 +268,16 @@ class BestCheckpoint(keras.callbacks.Callback):
                 f"`{manifest.get('monitor')}`, not `{self.monitor}`. Use another "
                 "folder or `manifest` path."
             )
-        for entry in manifest["checkpoints"]:
-            if not os.path.exists(entry["path"]):
-                warnings.warn(
-                    f"{self.manifest} keeps {entry['path']} (epoch "
-                    f"{entry['epoch']}, {self.monitor}={entry['value']:.5g}), "
-                    "which no longer exists: its entry is dropped.",
-                    stacklevel=3,
-                )
-                continue
-            verify_checkpoint(entry)
-            self.kept.append(entry)
+        self.kept = trusted_files(manifest, self.manifest)
         self.last = manifest["last"]
         self.runs = list(manifest.get("runs", []))
-
-    def _read_manifest(self):
-        try:
-            return read_manifest(self.manifest)
-        except StateFileError as error:
-            if self.existing != "overwrite":
-                raise
-            warnings.warn(
-                f"{error} existing='overwrite': starting afresh.", stacklevel=3
-            )
-            return None
-
-    def _is_earlier_run(self, manifest):
-        """Whether `manifest` holds files of another run than this one (the
-        first fit of this callback, or a manifest someone else wrote)."""
-        holds = manifest["checkpoints"] or manifest["last"]
-        ours = self.run_id is not None and manifest.get("run") == self.run_id
-        return bool(holds) and not ours
-
-    def _refuse(self, manifest):
-        best = manifest["checkpoints"][0] if manifest["checkpoints"] else None
-        held = (
-            f"the best is epoch {best['epoch']}, {self.monitor}={best['value']:.5g}"
-            if best
-            else "no checkpoint kept"
-        )
-        raise ValueError(
-            f"{self.manifest} holds the checkpoints of an earlier run ({held}) "
-            "and existing='refuse'. Pass existing='continue' to keep comparing "
-            "against them, existing='overwrite' to delete them, or write into "
-            "another folder."
-        )
 
     def _remove_all(self, manifest):
         """existing='overwrite': an empty manifest first (the commit), then
         the files the old one named."""
-        named = [c["path"] for c in manifest["checkpoints"]]
-        if manifest["last"] is not None:
-            named.append(manifest["last"]["path"])
         self.kept, self.last, self.runs = [], None, []
         write_json(self.manifest, self._manifest())
-        for path in named:
+        for path in files_named(manifest):
             remove(path)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -484,19 +346,10 @@ class BestCheckpoint(keras.callbacks.Callback):
         return value if self._tracker.mode == "min" else -value
 
     def _free_path(self, path):
-        """`path`, or if a kept file (of an earlier run, or of an earlier
-        fit of this one) holds it, `<stem>-run<k>[-<j>]<suffix>`: a kept file
-        is never overwritten (its entry would be lost with it)."""
+        # A kept file is never overwritten (its entry would be lost with it).
         taken = {c["path"] for c in self.kept} | {str(self.last_path)}
-        if path not in taken:
-            return path
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
-        stem = path.removesuffix(suffix) + f"-run{self.runs.index(self.run_id) + 1}"
-        candidate, copy = stem + suffix, 1
-        while candidate in taken:
-            copy += 1
-            candidate = f"{stem}-{copy}{suffix}"
-        return candidate
+        return free_path(path, taken, suffix, self.runs.index(self.run_id) + 1)
 
     def _format_path(self, epoch, logs, batch=None):
         # Normalized as the manifest's paths are read back, so that one file
@@ -528,121 +381,12 @@ class BestCheckpoint(keras.callbacks.Callback):
             return {"size": os.path.getsize(tmp), "sha256": file_sha256(tmp)}
 
     def _manifest(self):
-        folder = self.manifest.parent
-
-        def relative(entry):
-            if entry is None:
-                return None
-            return {**entry, "path": os.path.relpath(entry["path"], folder)}
-
-        kept = [relative(c) for c in self.kept]
-        return {
-            "version": MANIFEST_VERSION,
-            "monitor": self.monitor,
-            "mode": self._tracker.mode,
-            "run": self.run_id,
-            "runs": list(self.runs),
-            "best": kept[0] if kept else None,
-            "checkpoints": kept,
-            "last": relative(self.last),
-        }
-
-
-def _fix(path):
-    return (
-        f"Delete {path} and the checkpoints beside it to start afresh, or pass "
-        "existing='overwrite'."
-    )
-
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def _check_manifest(manifest, refused, fix):
-    """Refuses a manifest that is not what `BestCheckpoint` writes, naming
-    the field: `refused` starts the message (the file), `fix` ends it."""
-
-    def refuse(what):
-        raise StateFileError(f"{refused}: {what}. {fix}".rstrip())
-
-    if not isinstance(manifest, dict):
-        refuse(f"it holds a {type(manifest).__name__}, not a manifest's fields")
-    version = manifest.get("version", 1)
-    if version not in (1, 2, MANIFEST_VERSION):
-        refuse(
-            f"`version` is {version!r}; this BestCheckpoint reads 1 to "
-            f"{MANIFEST_VERSION} (a newer keras_recipes wrote it?)"
+        return manifest_content(
+            self.manifest.parent,
+            monitor=self.monitor,
+            mode=self._tracker.mode,
+            run=self.run_id,
+            runs=self.runs,
+            kept=self.kept,
+            last=self.last,
         )
-    if manifest.get("mode") not in ("min", "max"):
-        refuse(f"`mode` must be 'min' or 'max', got {manifest.get('mode')!r}")
-    checkpoints = manifest.get("checkpoints")
-    if not isinstance(checkpoints, list):
-        refuse(f"`checkpoints` must be a list, got {checkpoints!r}")
-    for index, entry in enumerate(checkpoints):
-        _check_entry(entry, f"`checkpoints[{index}]`", refuse, version, finite=True)
-    if manifest.get("best") != (checkpoints[0] if checkpoints else None):
-        refuse("`best` is not the first of `checkpoints`")
-    values = [c["value"] for c in checkpoints]
-    if values != sorted(values, reverse=manifest["mode"] == "max"):
-        refuse(f"`checkpoints` are not best first for mode {manifest['mode']!r}")
-    if manifest.get("last") is not None:
-        _check_entry(manifest["last"], "`last`", refuse, version, finite=False)
-    runs = manifest.get("runs", [])
-    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
-        refuse(f"`runs` must be a list of run ids, got {runs!r}")
-
-
-def _check_entry(entry, name, refuse, version, finite):
-    if not isinstance(entry, dict):
-        refuse(f"{name} must be a mapping, got {entry!r}")
-    epoch = entry.get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
-        refuse(f"{name}: `epoch` must be an integer >= 1, got {epoch!r}")
-    value = entry.get("value")
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (is_number and math.isfinite(value)) and not (value is None and not finite):
-        refuse(f"{name}: `value` must be a finite number, got {value!r}")
-    if not isinstance(entry.get("path"), str) or not entry["path"]:
-        refuse(f"{name}: `path` must name a file, got {entry.get('path')!r}")
-    if version < MANIFEST_VERSION:
-        return  # Written before sizes and checksums were recorded.
-    size = entry.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        refuse(f"{name}: `size` must be an integer >= 0, got {size!r}")
-    digest = entry.get("sha256")
-    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
-        refuse(f"{name}: `sha256` must be 64 hex digits, got {digest!r}")
-
-
-def _check_template(filepath):
-    """Checks the `str.format` fields of a checkpoint path at construction.
-
-    Only named fields are allowed (`{epoch}`, `{batch}`, a metric such as
-    `{val_loss:.4f}`); `{}` or `{0}` would fail at the first save.
-    """
-    try:
-        fields = list(string.Formatter().parse(filepath))
-    except ValueError as error:
-        raise ValueError(
-            f"`filepath` is not a valid template ({error}); write a literal "
-            f"brace as '{{{{' or '}}}}'. Received: filepath={filepath!r}"
-        ) from None
-    sample = {}
-    for _, field, _, _ in fields:
-        if field is None:
-            continue
-        if not field.isidentifier():
-            raise ValueError(
-                "`filepath` may only hold named fields such as {epoch}, "
-                "{batch} or a logged metric ({val_loss:.4f}). Received: "
-                f"filepath={filepath!r} (field {{{field}}})"
-            )
-        sample[field] = 1 if field in ("epoch", "batch") else 0.5
-    try:
-        filepath.format(**sample)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"`filepath` has a format its values cannot take ({error}). "
-            f"Received: filepath={filepath!r}"
-        ) from None
-    return filepath

@@ -46,6 +46,7 @@ from keras_recipes.commands.common import (
     load_data,
     main_of,
     new_parser,
+    positive_float,
     positive_int,
 )
 from keras_recipes.plots import plot_search
@@ -132,6 +133,14 @@ def build_parser(parser=None):
         help="distributed: the chief's port (default: $KERASTUNER_ORACLE_PORT)",
     )
     parser.add_argument(
+        "--trial-timeout",
+        type=positive_float,
+        default=None,
+        help="chief: seconds without a sign of life from a worker's trial "
+        "before it is failed (default auto: 3x the median trial time, at "
+        "least 60 s; 30 min until a trial has finished)",
+    )
+    parser.add_argument(
         "--verbose", type=int, choices=(0, 1, 2), default=0, help="fit verbosity"
     )
     parser.add_argument(
@@ -202,6 +211,7 @@ def run(args):
             seed=args.seed,
             log_dir=log_dir / "tensorboard",
             verbose=args.verbose,
+            trial_timeout=args.trial_timeout or "auto",
         )
     if result is None:
         print(f"worker {args.tuner_id} done; the chief writes the summary")

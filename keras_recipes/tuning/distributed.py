@@ -9,7 +9,12 @@ KerasTuner's own rule, and says what is missing; `search` and
 """
 
 import contextlib
+import math
 import os
+import statistics
+import time
+
+from keras_tuner.engine.trial import TrialStatus
 
 from keras_recipes._internal.names import KERASTUNER_ENVIRONMENT
 
@@ -96,3 +101,109 @@ def kerastuner_environment(tuner_id, oracle_ip, oracle_port):
 
 def _describe(values):
     return ", ".join(f"{ENVIRONMENT[n]}={v!r}" for n, v in values.items())
+
+
+# The chief's watchdog: a trial is failed after this many times the median
+# time of the finished trials without a sign of life (at least FLOOR
+# seconds), or BEFORE_ANY_SECONDS while no trial has finished.
+TIMEOUT_FACTOR = 3.0
+FLOOR_SECONDS = 60.0
+BEFORE_ANY_SECONDS = 1800.0
+
+
+def check_trial_timeout(trial_timeout):
+    """`"auto"` or a number of seconds > 0; returns it."""
+    if trial_timeout == "auto":
+        return trial_timeout
+    is_number = isinstance(trial_timeout, (int, float)) and not isinstance(
+        trial_timeout, bool
+    )
+    if not is_number or not math.isfinite(trial_timeout) or trial_timeout <= 0:
+        raise ValueError(
+            "`trial_timeout` must be 'auto' or a number of seconds > 0. "
+            f"Received: trial_timeout={trial_timeout!r}"
+        )
+    return float(trial_timeout)
+
+
+class TrialWatchdog:
+    """Ends the trial of a worker that stopped reporting (on the chief).
+
+    KerasTuner's chief waits for every trial it handed out; a worker killed
+    mid-trial never ends its trial, so the chief waited for ever. At each
+    `check` (the chief's loop calls it under the oracle's lock), a trial whose
+    worker gave no sign of life (the trial's start, or a heartbeat: the
+    trial's callbacks touch a file at every epoch) for longer than the
+    timeout is ended as FAILED, with a message naming the worker, and the
+    worker is dropped from the oracle's list, so the chief finishes and
+    writes the summary. A worker that was only slow and reports later is
+    recorded as KerasTuner records any report.
+
+    Args:
+        oracle: The chief's oracle.
+        trial_timeout: Seconds of silence, or `"auto"`: 3x the median
+            duration of the trials finished so far (at least 60 s), 30
+            minutes until one has finished.
+        heartbeat: `trial_id -> time.time() of the last heartbeat` (or
+            `None`).
+        clock: The clock (`time.time`), for the tests.
+    """
+
+    def __init__(self, oracle, trial_timeout="auto", heartbeat=None, clock=None):
+        self.oracle = oracle
+        self.trial_timeout = check_trial_timeout(trial_timeout)
+        self.heartbeat = heartbeat or (lambda trial_id: None)
+        self.clock = clock or time.time
+        self.lost = set()
+        self._seen = {}  # trial id -> (tuner id, first seen)
+        self._durations = []
+
+    def timeout(self):
+        """The silence, in seconds, after which a trial is failed."""
+        if self.trial_timeout != "auto":
+            return self.trial_timeout
+        if not self._durations:
+            return BEFORE_ANY_SECONDS
+        return max(FLOOR_SECONDS, TIMEOUT_FACTOR * statistics.median(self._durations))
+
+    def check(self):
+        """Fails the trials whose worker is silent for longer than `timeout`."""
+        now = self.clock()
+        ongoing = dict(self.oracle.ongoing_trials)
+        running = {trial.trial_id for trial in ongoing.values()}
+        for trial_id, (_, start) in list(self._seen.items()):
+            if trial_id not in running:  # Ended by its worker.
+                del self._seen[trial_id]
+                if self.oracle.trials[trial_id].status == TrialStatus.COMPLETED:
+                    self._durations.append(now - start)
+        for tuner_id, trial in ongoing.items():
+            if trial.trial_id not in self._seen:
+                self._seen[trial.trial_id] = (tuner_id, now)
+                continue
+            start = self._seen[trial.trial_id][1]
+            silence = now - max(start, self.heartbeat(trial.trial_id) or start)
+            if silence > self.timeout():
+                self._fail(tuner_id, trial, silence)
+
+    def lost_every_worker(self):
+        """Whether workers were lost and none is left registered (no worker
+        will ask for the next trial, nor be told to stop)."""
+        return bool(self.lost) and not self.oracle.tuner_ids
+
+    def _fail(self, tuner_id, trial, silence):
+        message = (
+            f"worker {tuner_id} gave no sign of life for {silence:.0f} s "
+            f"(trial_timeout: {self.timeout():.0f} s); the trial is marked "
+            "failed"
+        )
+        print(f"[chief] trial {trial.trial_id}: {message}", flush=True)
+        trial.status = TrialStatus.FAILED
+        trial.message = message
+        try:
+            self.oracle.end_trial(trial)
+        except RuntimeError as error:  # KerasTuner's 3 failures in a row.
+            print(f"[chief] {error}", flush=True)
+        self.oracle.ongoing_trials.pop(tuner_id, None)
+        self.oracle.tuner_ids.discard(tuner_id)
+        self.lost.add(tuner_id)
+        del self._seen[trial.trial_id]

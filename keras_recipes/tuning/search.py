@@ -12,7 +12,11 @@ from keras_recipes._internal.validation import (
     check_path,
     check_positive_int,
 )
-from keras_recipes.tuning.distributed import check_overwrite, distributed_role
+from keras_recipes.tuning.distributed import (
+    check_overwrite,
+    check_trial_timeout,
+    distributed_role,
+)
 from keras_recipes.tuning.hypermodel import MLPHyperModel
 from keras_recipes.tuning.summary import summarize
 from keras_recipes.tuning.tensorboard import write_experiment
@@ -41,6 +45,7 @@ def search(
     log_dir=None,
     verbose=1,
     progress=True,
+    trial_timeout="auto",
 ):
     """Searches hyperparameters with KerasTuner, logging every trial.
 
@@ -59,7 +64,9 @@ def search(
     ... for workers), `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT` in
     each process and give all of them the same `directory` (a shared folder).
     The chief serves the oracle and, when all trials are done, returns the
-    summary; a worker runs trials and returns `None`.
+    summary; a worker runs trials and returns `None`. A worker that dies
+    mid-trial (no sign of life for `trial_timeout`) gets its trial marked
+    FAILED, and the chief finishes (KerasTuner's waits for ever).
 
     Args:
         x, y: Training data, as for `fit`.
@@ -89,6 +96,11 @@ def search(
             hyperparameters, the best so far, its time, the elapsed time and
             an ETA (none for Hyperband). On a worker, the best is of the
             trials this process ran.
+        trial_timeout: On the chief: the seconds without a sign of life (the
+            trial's start, or the end of one of its epochs) after which a
+            worker's trial is failed; `"auto"` is 3x the median duration of
+            the finished trials (at least 60 s; 30 minutes until one has
+            finished).
 
     Returns:
         A `SearchResult` (on the chief or a single machine), `None` on a
@@ -117,6 +129,7 @@ def search(
     check_int("seed", seed, low=0, allow_none=True)
     check_bool("overwrite", overwrite)
     check_bool("progress", progress)
+    check_trial_timeout(trial_timeout)
     check_path("directory", directory)
     if not isinstance(project_name, str) or not project_name:
         raise TypeError(
@@ -188,6 +201,7 @@ def search(
         seed=seed,
         executions_per_trial=executions_per_trial,
         progress=progress,
+        trial_timeout=trial_timeout,
     )
     project_dir = Path(tuner.project_dir)
     callbacks = list(callbacks or [])

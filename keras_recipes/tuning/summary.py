@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keras_recipes._internal.atomic import atomic_path, read_json, write_json
-from keras_recipes.callbacks.best_checkpoint import (
+from keras_recipes.callbacks import (
     best_checkpoint_path,
     read_manifest,
     verify_checkpoint,

@@ -17,10 +17,13 @@ KerasTuner's own state files (oracle, trials, tuner, the trial checkpoint)
 are written atomically, the previous JSON copy kept; a rerun falls back to
 that copy where a file is torn, or names the file and the fix.
 
-Everything else (the oracle, resuming, retries of failed trials, the
-chief/worker mode) is KerasTuner's.
+On the chief of a distributed search, a trial whose worker gives no sign of
+life for `trial_timeout` is failed, so that the chief finishes (see
+`tuning.distributed.TrialWatchdog`). Everything else (the oracle, resuming,
+retries of failed trials, the chief/worker mode) is KerasTuner's.
 """
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -35,6 +38,7 @@ from keras_recipes._internal.keras_internals import (
     make_state_safe,
     recover_project,
     save_tuner_state,
+    serve_oracle,
 )
 from keras_recipes._internal.names import SEARCH_ALGORITHMS
 from keras_recipes._internal.validation import (
@@ -45,12 +49,18 @@ from keras_recipes._internal.validation import (
 from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
+from keras_recipes.tuning.distributed import (
+    TrialWatchdog,
+    check_trial_timeout,
+    distributed_role,
+)
 from keras_recipes.tuning.hypermodel import MLPHyperModel
 from keras_recipes.tuning.progress import SearchProgress
 from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
 
 ALGORITHMS = SEARCH_ALGORITHMS
 RECORD_FILE = "record.json"
+HEARTBEAT_FILE = "heartbeat"
 
 
 class _TrialCallbacks(TensorBoardHook):
@@ -60,9 +70,12 @@ class _TrialCallbacks(TensorBoardHook):
     # (Hyperband: its max_epochs; see `MLPHyperModel.fit`).
     schedule_epochs = None
 
-    def __init__(self, *args, patience=5, progress=True, **kwargs):
+    def __init__(
+        self, *args, patience=5, progress=True, trial_timeout="auto", **kwargs
+    ):
         self.patience = check_positive_int("patience", patience)
         self.progress = check_bool("progress", progress)
+        self.trial_timeout = check_trial_timeout(trial_timeout)
         self._progress = None
         super().__init__(*args, **kwargs)
         make_state_safe(self)
@@ -79,6 +92,27 @@ class _TrialCallbacks(TensorBoardHook):
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         return build_and_fit(self, trial, *args, **kwargs)
+
+    def search(self, *fit_args, **fit_kwargs):
+        if distributed_role() != "chief":
+            return super().search(*fit_args, **fit_kwargs)
+        # KerasTuner's chief branch of `search`, serving the oracle with a
+        # watchdog: a worker killed mid-trial no longer hangs the chief.
+        if "verbose" in fit_kwargs:
+            self.oracle.verbose = fit_kwargs["verbose"]
+        self.save()
+        watchdog = TrialWatchdog(
+            self.oracle, self.trial_timeout, heartbeat=self._heartbeat
+        )
+        serve_oracle(self.oracle, watchdog)
+        return None
+
+    def _heartbeat(self, trial_id):
+        path = Path(self.get_trial_dir(trial_id)) / HEARTBEAT_FILE
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return None
 
     def on_search_begin(self):
         super().on_search_begin()
@@ -184,6 +218,7 @@ class _TrialRecord(keras.callbacks.Callback):
         self._start = time.perf_counter()
         self._epochs = 0
         self._initial_epoch = None
+        self._beat()
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._initial_epoch is None:
@@ -191,6 +226,14 @@ class _TrialRecord(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._epochs += 1
+        self._beat()
+
+    def _beat(self):
+        # A sign of life for the chief's watchdog (distributed search).
+        heartbeat = self.path.parent / HEARTBEAT_FILE
+        heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        heartbeat.touch()
+        os.utime(heartbeat)
 
     def on_train_end(self, logs=None):
         record = read_json(self.path) or {"tuner_id": self.tuner_id, "executions": []}
