@@ -143,6 +143,12 @@ def test_stops_on_the_first_nan():
         lr is None or lr <= result.learning_rates[finite_end]
         for lr in result.suggestions.values()
     )
+    # The restore after a NaN: weights and optimizer state are the ones from
+    # before the sweep, so the model trains on, finite from its first step.
+    for variable in model.weights + model.optimizer.variables:
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(variable))), variable.path
+    history = model.fit(x, y, batch_size=32, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
 
 
 class Batches(keras.utils.PyDataset):

@@ -287,6 +287,8 @@ class FailFirstTrial(keras.callbacks.Callback):
             raise RuntimeError("planned failure of the first trial")
 
 
+# KerasTuner's bookkeeping with our mixin: the same on every backend.
+@pytest.mark.backend_independent
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path, capsys):
     capsys.readouterr()
     # An Int range in the space: its `values` is a generator, which the
@@ -381,6 +383,8 @@ class Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+# KerasTuner's bookkeeping with our mixin: the same on every backend.
+@pytest.mark.backend_independent
 def test_an_interrupted_search_resumes_without_repeating_finished_trials(
     digits, tmp_path
 ):
@@ -496,6 +500,8 @@ def test_summary_ranks_by_the_objective_direction_never_nan_first(
     assert kr_tuning.summarize(everything_failed).best_hyperparameters == {}
 
 
+# KerasTuner's bookkeeping with our mixin: the same on every backend.
+@pytest.mark.backend_independent
 def test_hyperband_continues_trials_and_records_their_start_epoch(digits, tmp_path):
     # max_epochs 2, factor 2: a bracket of 1-epoch trials whose best goes on
     # to epoch 2 from its weights, and a bracket of 2-epoch trials.
@@ -546,6 +552,8 @@ def test_seed_zero_seeds_the_oracle(tmp_path):
     assert len(seeds) == 1
 
 
+# KerasTuner's bookkeeping with our mixin: the same on every backend.
+@pytest.mark.backend_independent
 def test_grid_search_runs_each_combination_once(digits, tmp_path):
     space = dict(SMALL_SPACE, units=32, activation="relu", dropout=0.0, l2=0.0)
     space.update(
