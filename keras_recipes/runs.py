@@ -35,6 +35,12 @@ def claim_run_folder(args, parser, finished_file="metrics.json"):
     """
     folder = args.log_dir
     held = folder is not None and folder.is_dir() and any(folder.iterdir())
+    if held and not (folder / ARGS_FILE).is_file():
+        # Not a run folder: --overwrite must never delete someone's files.
+        raise UsageError(
+            f"--log-dir {folder} is not empty and holds no run (no {ARGS_FILE}); "
+            "choose a new or empty folder"
+        )
     if not args.resume:
         if held and not args.overwrite:
             raise UsageError(
@@ -45,7 +51,7 @@ def claim_run_folder(args, parser, finished_file="metrics.json"):
         return args
     if folder is None:
         raise UsageError("--resume needs the --log-dir of the run to continue")
-    if not (folder / ARGS_FILE).is_file():
+    if not held:
         raise UsageError(
             f"--resume: {folder} holds no run to continue (no {ARGS_FILE})"
         )

@@ -109,6 +109,8 @@ def test_a_folder_with_a_run_is_refused_before_anything_is_written(tmp_path, cap
          ["--resume", "--seed", "3"],
          r"--seed 3 differs from the run's 0. Leave it out, or --overwrite"),
         ({"args.json": "{"}, ["--resume"], r"args.json is not valid JSON"),
+        ({"notes.txt": "mine"}, ["--overwrite"],
+         r"is not empty and holds no run \(no args.json\); choose a new"),
     ],
 )  # fmt: skip
 def test_resume_refuses_what_it_cannot_continue(
@@ -130,3 +132,18 @@ def test_resume_and_overwrite_exclude_each_other(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train.main(["--log-dir", str(tmp_path), "--resume", "--overwrite"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_overwrite_deletes_the_earlier_run_first(tmp_path):
+    from argparse import Namespace
+
+    from keras_recipes.runs import start_run
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "args.json").write_text("{}")
+    (folder / "metrics.json").write_text("{}")
+    args = Namespace(log_dir=folder, seed=0, resume=False, overwrite=True)
+    assert start_run(args, "train") == folder
+    assert sorted(p.name for p in folder.iterdir()) == ["args.json"]
+    assert json.loads((folder / "args.json").read_text())["overwrite"] is True

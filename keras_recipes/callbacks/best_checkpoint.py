@@ -209,6 +209,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         if not self.kept:
             return None
         best = self.kept[0]
+        if not os.path.exists(best["path"]):
+            return best["path"]  # Loading it says what is missing.
         stat = os.stat(best["path"])
         key = (best["path"], stat.st_size, stat.st_mtime_ns, best.get("sha256"))
         if key != self._verified:  # Hashed once per file, not per access.

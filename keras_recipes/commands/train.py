@@ -356,6 +356,8 @@ def keep_epochs_before(history_csv, backup_dir):
     and before the next backup would write that row twice)."""
     state = read_json(backup_dir / "state.json")
     first = state.get("epoch", 0) if isinstance(state, dict) else 0
+    if not isinstance(first, int):  # ResumableBackup refuses it, naming it.
+        return
     if not history_csv.is_file():
         return
     with open(history_csv, newline="") as file:
