@@ -1,11 +1,13 @@
 """Run folders for the recipes: one folder per run, its arguments first."""
 
+import csv
 import json
+import math
 import shutil
 import time
 from pathlib import Path
 
-from keras_recipes._internal.atomic import StateFileError, read_json
+from keras_recipes._internal.atomic import StateFileError, atomic_path, read_json
 from keras_recipes.commands.common import UsageError
 
 ARGS_FILE = "args.json"
@@ -116,3 +118,44 @@ def start_run(args, name, args_file=ARGS_FILE):
         (folder / args_file).write_text(json.dumps(resolved, indent=2))
     keras.utils.set_random_seed(args.seed)
     return folder
+
+
+def keep_epochs_before(history_csv, backup_dir):
+    """On resume, drops the rows of `history.csv` that the resumed fit will
+    run again (the epochs from the backup's on: a kill after an epoch's row
+    and before the next backup would write that row twice)."""
+    state = read_json(backup_dir / "state.json")
+    first = state.get("epoch", 0) if isinstance(state, dict) else 0
+    if not isinstance(first, int):  # ResumableBackup refuses it, naming it.
+        return
+    if not history_csv.is_file():
+        return
+    with open(history_csv, newline="") as file:
+        rows = list(csv.reader(file))
+    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < first]
+    with atomic_path(history_csv) as tmp:
+        with open(tmp, "w", newline="") as file:
+            csv.writer(file).writerows(kept if len(kept) > 1 else [])
+
+
+def read_chosen_rate(path):
+    """The learning rate a resumed run trained at (`learning_rate.json`), or
+    `None` if the run was killed before choosing it."""
+    chosen = read_json(path, fix=f"Delete {path}: --resume then runs the LR finder.")
+    if chosen is None:
+        return None
+    rate = chosen.get("learning_rate") if isinstance(chosen, dict) else None
+    if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        raise StateFileError(
+            f"{path} cannot be trusted: `learning_rate` must be a positive "
+            f"number, got {rate!r}. Delete it: --resume then runs the LR finder."
+        )
+    return {"learning_rate_from": "?", "suggestions": None, **chosen}
+
+
+def read_history(history_csv):
+    """`history.csv` as `{key: [value per epoch]}` (what `fit` returns)."""
+    with open(history_csv, newline="") as file:
+        rows = list(csv.DictReader(file))
+    keys = [key for key in (rows[0] if rows else {}) if key != "epoch"]
+    return {key: [float(row[key]) for row in rows] for key in keys}

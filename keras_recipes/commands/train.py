@@ -30,14 +30,15 @@ with the same model as an uninterrupted one. A folder that holds a run is
 refused without --resume or --overwrite, before anything is written.
 """
 
-import csv
 import math
 import time
 
 import numpy as np
 
 import keras_recipes as kr
-from keras_recipes._internal.atomic import atomic_path, read_json, write_json
+from keras_recipes._internal.atomic import (
+    write_json,
+)
 from keras_recipes.commands.common import (
     add_activation,
     add_batch_size,
@@ -58,7 +59,13 @@ from keras_recipes.plots import (
     plot_lr_finder,
     plot_schedule,
 )
-from keras_recipes.runs import claim_run_folder, start_run
+from keras_recipes.runs import (
+    claim_run_folder,
+    keep_epochs_before,
+    read_chosen_rate,
+    read_history,
+    start_run,
+)
 
 LEARNING_RATE_FILE = "learning_rate.json"
 SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
@@ -217,7 +224,7 @@ def run(args):
     )
 
     learning_rate, method, suggestions = args.learning_rate, "given", None
-    chosen = read_json(log_dir / LEARNING_RATE_FILE) if args.resume else None
+    chosen = read_chosen_rate(log_dir / LEARNING_RATE_FILE) if args.resume else None
     if chosen is not None:
         learning_rate, method = chosen["learning_rate"], chosen["learning_rate_from"]
         suggestions = chosen["suggestions"]
@@ -348,32 +355,6 @@ def run(args):
     print(f"run folder: {log_dir} (best model: {checkpoint.best_path})")
     print(f"TensorBoard: tensorboard --logdir {log_dir / 'tensorboard'}")
     return 0
-
-
-def keep_epochs_before(history_csv, backup_dir):
-    """On resume, drops the rows of `history.csv` that the resumed fit will
-    run again (the epochs from the backup's on: a kill after an epoch's row
-    and before the next backup would write that row twice)."""
-    state = read_json(backup_dir / "state.json")
-    first = state.get("epoch", 0) if isinstance(state, dict) else 0
-    if not isinstance(first, int):  # ResumableBackup refuses it, naming it.
-        return
-    if not history_csv.is_file():
-        return
-    with open(history_csv, newline="") as file:
-        rows = list(csv.reader(file))
-    kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < first]
-    with atomic_path(history_csv) as tmp:
-        with open(tmp, "w", newline="") as file:
-            csv.writer(file).writerows(kept if len(kept) > 1 else [])
-
-
-def read_history(history_csv):
-    """`history.csv` as `{key: [value per epoch]}` (what `fit` returns)."""
-    with open(history_csv, newline="") as file:
-        rows = list(csv.DictReader(file))
-    keys = [key for key in (rows[0] if rows else {}) if key != "epoch"]
-    return {key: [float(row[key]) for row in rows] for key in keys}
 
 
 def main(argv=None):
