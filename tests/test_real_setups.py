@@ -337,3 +337,82 @@ def test_a_multi_output_model_follows_the_schedule():
     for head in range(2):
         np.testing.assert_allclose(applied[:, head], expected, rtol=1e-5, atol=1e-6)
     assert stopper._tracker.mode == "min"  # a loss, whatever the output's name
+
+
+def two_heads(optimizer):
+    inputs = keras.Input((1,))
+    heads = {
+        name: keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")(inputs)
+        for name in ("left", "right")
+    }
+    model = keras.Model(inputs, heads)
+    model.compile(optimizer=optimizer, loss={name: mean_prediction for name in heads})
+    return model
+
+
+# name: (global dtype policy, a model compiled with this Adam)
+RESTORE_SETUPS = {
+    "mixed_float16": ("mixed_float16", probe_model),
+    "mixed_bfloat16": ("mixed_bfloat16", probe_model),
+    "user_loss_scale": (
+        "float32",
+        lambda adam: probe_model(keras.optimizers.LossScaleOptimizer(adam)),
+    ),
+    "accumulation": ("float32", None),  # Adam(gradient_accumulation_steps=2)
+    "steps_per_execution": (
+        "float32",
+        lambda adam: probe_model(adam, steps_per_execution=2),
+    ),
+    "multi_output": ("float32", two_heads),
+}
+
+
+# Keras refuses steps_per_execution > 1 on PyTorch itself.
+if keras.backend.backend() == "torch":
+    del RESTORE_SETUPS["steps_per_execution"]
+
+
+@pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
+def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
+    # Best epoch 2, stopped at epoch 3: the weights and every optimizer
+    # variable (a LossScaleOptimizer's and its inner's, the accumulators,
+    # the iterations) are those of the end of epoch 2.
+    policy, build = RESTORE_SETUPS[setup]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        if build is None:
+            model = probe_model(
+                keras.optimizers.Adam(0.1, gradient_accumulation_steps=2)
+            )
+        else:
+            model = build(keras.optimizers.Adam(0.1))
+        snapshots = {}
+
+        class Snapshot(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                variables = self.model.weights + self.model.optimizer.variables
+                snapshots[epoch + 1] = [
+                    keras.ops.convert_to_numpy(v).copy() for v in variables
+                ]
+
+        stopper = EarlyStopping("score", mode="min", patience=1)
+        x, y = ones(STEPS_PER_EPOCH * BATCH)
+        targets = y if setup != "multi_output" else {"left": y, "right": y}
+        model.fit(
+            x, targets, batch_size=BATCH, epochs=5, shuffle=False, verbose=0,
+            callbacks=[FeedMetric([0.5, 0.3, 0.4, 0.2, 0.1]), Snapshot(), stopper],
+        )  # fmt: skip
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert stopper.stopped_epoch == 3 and stopper.best_epoch == 2
+    restored = model.weights + model.optimizer.variables
+    assert len(restored) == len(snapshots[2])
+    for variable, saved in zip(restored, snapshots[2], strict=True):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(variable), saved, err_msg=variable.path
+        )
+    # And not those of epoch 3 (the test would pass on an unrestored model).
+    assert not all(
+        np.array_equal(keras.ops.convert_to_numpy(v), s)
+        for v, s in zip(restored, snapshots[3], strict=True)
+    )
