@@ -416,3 +416,64 @@ def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
         np.array_equal(keras.ops.convert_to_numpy(v), s)
         for v, s in zip(restored, snapshots[3], strict=True)
     )
+
+
+class Ones(keras.utils.PyDataset):
+    """Batches of ones (two heads: a target each), NaN inputs once poisoned."""
+
+    def __init__(self, heads=None):
+        super().__init__()
+        self.poisoned, self.heads = False, heads
+
+    def __len__(self):
+        return STEPS_PER_EPOCH
+
+    def __getitem__(self, index):
+        x, y = ones(BATCH)
+        x = x * np.nan if self.poisoned else x
+        return x, (y if self.heads is None else {h: y for h in self.heads})
+
+
+@pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
+def test_nan_guard_restores_a_finite_state_it_saw(setup):
+    # NaN inputs from epoch 3 on: NaNGuard (defaults, a copy at every epoch
+    # end) stops, and the model's weights and optimizer variables are one of
+    # the epoch-end states seen before, all finite; the next fit is finite.
+    policy, build = RESTORE_SETUPS[setup]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        if build is None:
+            adam = keras.optimizers.Adam(0.1, gradient_accumulation_steps=2)
+            model = probe_model(adam)
+        else:
+            model = build(keras.optimizers.Adam(0.1))
+        data = Ones(("left", "right") if setup == "multi_output" else None)
+        states = {}
+
+        class Watch(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                data.poisoned = epoch >= 2
+
+            def on_epoch_end(self, epoch, logs=None):
+                optimizer = self.model.optimizer
+                step = int(keras.ops.convert_to_numpy(optimizer.iterations))
+                states[step] = [
+                    keras.ops.convert_to_numpy(v).copy()
+                    for v in self.model.weights + optimizer.variables
+                ]
+
+        guard = NaNGuard(copy_budget=None, verbose=0)
+        model.fit(data, epochs=5, shuffle=False, verbose=0, callbacks=[Watch(), guard])
+        data.poisoned = False
+        restored = [
+            keras.ops.convert_to_numpy(v)
+            for v in model.weights + model.optimizer.variables
+        ]
+        history = model.fit(data, epochs=1, verbose=0).history
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert guard.bad_epoch == 3 and guard.restored_step in states
+    for value, saved in zip(restored, states[guard.restored_step], strict=True):
+        np.testing.assert_array_equal(value, saved)
+    assert all(np.all(np.isfinite(value)) for value in restored)
+    assert all(np.isfinite(value) for value in history["loss"])
