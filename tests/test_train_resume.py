@@ -147,3 +147,23 @@ def test_overwrite_deletes_the_earlier_run_first(tmp_path):
     assert start_run(args, "train") == folder
     assert sorted(p.name for p in folder.iterdir()) == ["args.json"]
     assert json.loads((folder / "args.json").read_text())["overwrite"] is True
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"learning_rate": -1}', r"`learning_rate` must be a positive number, got -1"),
+        ('{"learning_rate": "fast"}', r"must be a positive number, got 'fast'"),
+        ("[0.01]", r"must be a positive number, got None"),
+        ('{"learning_rate": 0.0', r"is not valid JSON"),
+    ],
+)
+def test_the_chosen_rate_is_checked_when_a_run_resumes(tmp_path, text, message):
+    from keras_recipes._internal.atomic import StateFileError
+    from keras_recipes.runs import read_chosen_rate
+
+    path = tmp_path / "learning_rate.json"
+    path.write_text(text)
+    with pytest.raises(StateFileError, match=message + r".*--resume then runs"):
+        read_chosen_rate(path)
+    assert read_chosen_rate(tmp_path / "none.json") is None
