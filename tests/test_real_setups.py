@@ -8,6 +8,8 @@ float16 and bfloat16, so plain SGD moves its float32 kernel by -lr: the weights
 say which learning rate each update applied.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -358,7 +360,12 @@ RESTORE_SETUPS = {
         "float32",
         lambda adam: probe_model(keras.optimizers.LossScaleOptimizer(adam)),
     ),
-    "accumulation": ("float32", None),  # Adam(gradient_accumulation_steps=2)
+    "accumulation": (
+        "float32",
+        lambda adam: probe_model(
+            keras.optimizers.Adam(0.1, gradient_accumulation_steps=2)
+        ),
+    ),
     "steps_per_execution": (
         "float32",
         lambda adam: probe_model(adam, steps_per_execution=2),
@@ -372,20 +379,23 @@ if keras.backend.backend() == "torch":
     del RESTORE_SETUPS["steps_per_execution"]
 
 
+@contextlib.contextmanager
+def setup_model(setup):
+    """The model of `setup` (Adam at 0.1), under its dtype policy."""
+    policy, build = RESTORE_SETUPS[setup]
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield build(keras.optimizers.Adam(0.1))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
 @pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
 def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
     # Best epoch 2, stopped at epoch 3: the weights and every optimizer
     # variable (a LossScaleOptimizer's and its inner's, the accumulators,
     # the iterations) are those of the end of epoch 2.
-    policy, build = RESTORE_SETUPS[setup]
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        if build is None:
-            model = probe_model(
-                keras.optimizers.Adam(0.1, gradient_accumulation_steps=2)
-            )
-        else:
-            model = build(keras.optimizers.Adam(0.1))
+    with setup_model(setup) as model:
         snapshots = {}
 
         class Snapshot(keras.callbacks.Callback):
@@ -402,8 +412,6 @@ def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
             x, targets, batch_size=BATCH, epochs=5, shuffle=False, verbose=0,
             callbacks=[FeedMetric([0.5, 0.3, 0.4, 0.2, 0.1]), Snapshot(), stopper],
         )  # fmt: skip
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     assert stopper.stopped_epoch == 3 and stopper.best_epoch == 2
     restored = model.weights + model.optimizer.variables
     assert len(restored) == len(snapshots[2])
@@ -439,14 +447,7 @@ def test_nan_guard_restores_a_finite_state_it_saw(setup):
     # NaN inputs from epoch 3 on: NaNGuard (defaults, a copy at every epoch
     # end) stops, and the model's weights and optimizer variables are one of
     # the epoch-end states seen before, all finite; the next fit is finite.
-    policy, build = RESTORE_SETUPS[setup]
-    keras.mixed_precision.set_global_policy(policy)
-    try:
-        if build is None:
-            adam = keras.optimizers.Adam(0.1, gradient_accumulation_steps=2)
-            model = probe_model(adam)
-        else:
-            model = build(keras.optimizers.Adam(0.1))
+    with setup_model(setup) as model:
         data = Ones(("left", "right") if setup == "multi_output" else None)
         states = {}
 
@@ -470,8 +471,6 @@ def test_nan_guard_restores_a_finite_state_it_saw(setup):
             for v in model.weights + model.optimizer.variables
         ]
         history = model.fit(data, epochs=1, verbose=0).history
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     assert guard.bad_epoch == 3 and guard.restored_step in states
     for value, saved in zip(restored, states[guard.restored_step], strict=True):
         np.testing.assert_array_equal(value, saved)

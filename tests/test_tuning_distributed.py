@@ -51,14 +51,17 @@ def start(tuner_id, log_dir, port, output, script=None, flags=()):
     )
 
 
-def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
-    log_dir, port = tmp_path / "shared", free_port()
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("w0", "w1", "c")}
+def run_together(tmp_path, roles):
+    """Starts `{name: (tuner_id[, start's keywords])}` in that order over one
+    shared folder and waits for all; returns their exit codes and logs."""
+    port = free_port()
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in roles}
     processes = {}
     try:
-        # Workers first: they wait for the chief's oracle to come up.
-        for name, tuner_id in [("w0", "tuner0"), ("w1", "tuner1"), ("c", "chief")]:
-            processes[name] = start(tuner_id, log_dir, port, logs[name])
+        for name, (tuner_id, *keywords) in roles.items():
+            processes[name] = start(
+                tuner_id, tmp_path / "shared", port, logs[name], **dict(*keywords)
+            )
         codes = {name: p.wait(timeout=TIMEOUT) for name, p in processes.items()}
     finally:
         for process in processes.values():
@@ -66,7 +69,15 @@ def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
                 process.kill()
         for log in logs.values():
             log.close()
-    output = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+    return codes, {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+
+
+def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
+    log_dir = tmp_path / "shared"
+    # Workers first: they wait for the chief's oracle to come up.
+    codes, output = run_together(
+        tmp_path, {"w0": ("tuner0",), "w1": ("tuner1",), "c": ("chief",)}
+    )
     assert codes == {"w0": 0, "w1": 0, "c": 0}, output
     assert "worker tuner0 done" in output["w0"]
     assert "worker tuner1 done" in output["w1"]
@@ -99,24 +110,13 @@ def test_a_worker_killed_mid_trial_does_not_hang_the_chief(tmp_path):
     # tuner1 dies with SIGKILL at the end of its first epoch and is never
     # restarted; the chief fails its trial after 15 s of silence, tuner0
     # runs the others, and the chief writes the summary.
-    log_dir, port = tmp_path / "shared", free_port()
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("w0", "w1", "c")}
-    dying = ROOT / "tests" / "tune_worker_child.py"
-    processes = {}
-    try:
-        processes["w0"] = start("tuner0", log_dir, port, logs["w0"])
-        processes["w1"] = start("tuner1", log_dir, port, logs["w1"], script=dying)
-        processes["c"] = start(
-            "chief", log_dir, port, logs["c"], flags=("--trial-timeout", "15")
-        )
-        codes = {name: p.wait(timeout=TIMEOUT) for name, p in processes.items()}
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.kill()
-        for log in logs.values():
-            log.close()
-    output = {name: (tmp_path / f"{name}.log").read_text() for name in logs}
+    log_dir = tmp_path / "shared"
+    dying = {"script": ROOT / "tests" / "tune_worker_child.py"}
+    timeout = {"flags": ("--trial-timeout", "15")}
+    codes, output = run_together(
+        tmp_path,
+        {"w0": ("tuner0",), "w1": ("tuner1", dying), "c": ("chief", timeout)},
+    )
     assert codes == {"w0": 0, "w1": -9, "c": 0}, output
     with open(log_dir / "search" / "summary.csv") as file:
         rows = list(csv.DictReader(file))
