@@ -34,7 +34,9 @@ class ResumableBackup(keras.callbacks.Callback):
 
     * saves the weights (with the optimizer: iterations, slots, learning
       rate), the seed generators' states (Dropout's: not in Keras's weights
-      file, so a resumed fit would drop other units) and the epoch, plus the
+      file, so a resumed fit would drop other units; on PyTorch an unseeded
+      Dropout draws from torch's own generator instead, so give it a seed,
+      as `build_mlp` and `build_cnn` do) and the epoch, plus the
       state of the callbacks you name in
       `callbacks` (`state_dict()`, and `array_state()` where they have one:
       `EarlyStopping`'s best weights);

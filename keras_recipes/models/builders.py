@@ -1,5 +1,7 @@
 """Model builders whose kernel initializers follow the activation."""
 
+import random
+
 import keras
 
 from keras_recipes._internal.validation import (
@@ -231,7 +233,12 @@ def _hidden_stack(
             layers.append(keras.layers.Activation(activation))
         if dropout:
             dropout_class = keras.layers.AlphaDropout if selu else keras.layers.Dropout
-            layers.append(dropout_class(dropout))
+            # An explicit seed, drawn from Python's generator as Keras draws a
+            # default one (`keras.utils.set_random_seed` fixes both): on
+            # PyTorch an unseeded dropout draws from torch's global
+            # generator, which no Keras state holds, so a fit resumed from a
+            # backup would drop other units.
+            layers.append(dropout_class(dropout, seed=random.randint(1, 10**9)))
     return layers
 
 
