@@ -66,6 +66,11 @@ def claim_run_folder(args, parser, finished_file="metrics.json"):
         saved = read_json(folder / ARGS_FILE)
     except StateFileError as error:
         raise UsageError(str(error)) from None
+    if not isinstance(saved, dict):
+        raise UsageError(
+            f"--resume: {folder / ARGS_FILE} holds a {type(saved).__name__}, not "
+            "the run's arguments; --overwrite starts the run over"
+        )
     defaults = vars(parser.parse_args([]))
     resumed = dict(vars(args))
     for name, value in saved.items():

@@ -109,6 +109,7 @@ def test_a_folder_with_a_run_is_refused_before_anything_is_written(tmp_path, cap
          ["--resume", "--seed", "3"],
          r"--seed 3 differs from the run's 0. Leave it out, or --overwrite"),
         ({"args.json": "{"}, ["--resume"], r"args.json is not valid JSON"),
+        ({"args.json": "[1]"}, ["--resume"], r"args.json holds a list, not the run"),
         ({"notes.txt": "mine"}, ["--overwrite"],
          r"is not empty and holds no run \(no args.json\); choose a new"),
     ],
