@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from keras_recipes._internal.curves import centered_moving_average
+from keras_recipes._internal.validation import check_choice, check_int, check_path
 
 
 def _pyplot():
@@ -27,9 +28,15 @@ def plot_lr_finder(result, path):
     Returns:
         The path written, as a `pathlib.Path`.
     """
+    from keras_recipes.lr_finder.result import LRFinderResult
+
+    if not isinstance(result, LRFinderResult):
+        raise TypeError(
+            "`result` must be an LRFinderResult (what find_learning_rate and "
+            f"LRFinder return). Received: result of type {type(result).__name__}"
+        )
+    path = _output(path)
     plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     draw_lr_finder(ax, result)
     ax.set_xscale("log")
@@ -119,9 +126,11 @@ def draw_learning_curves(ax, train_loss, val_loss, window=3):
 def plot_learning_curves(train_loss, val_loss, path, window=3):
     """Training and validation loss per epoch: raw, and a centred moving
     average where a whole window fits."""
+    train_loss = _curve("train_loss", train_loss)
+    val_loss = _curve("val_loss", val_loss, like=("train_loss", train_loss))
+    window = check_int("window", window, low=1, high=1000)
+    path = _output(path)
     plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     draw_learning_curves(ax, train_loss, val_loss, window)
     ax.set_xlabel("epoch")
@@ -151,9 +160,21 @@ def plot_schedule(
     Returns:
         The path written, as a `pathlib.Path`.
     """
+    learning_rates = _curve("learning_rates", learning_rates)
+    if momenta is not None:
+        momenta = _curve("momenta", momenta, like=("learning_rates", learning_rates))
+    if not isinstance(title, str):
+        raise TypeError(f"`title` must be a str. Received: title={title!r}")
+    if logged is not None:
+        if not isinstance(logged, (list, tuple)) or len(logged) != 2:
+            raise TypeError(
+                "`logged` must be a pair (steps, learning_rates). Received: "
+                f"logged={logged!r}"
+            )
+        steps = _curve("logged", logged[0])
+        logged = (steps, _curve("logged", logged[1], like=("logged", steps)))
+    path = _output(path)
     plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = range(len(learning_rates))
     ax.plot(steps, learning_rates, color="C0", label="learning rate")
@@ -192,9 +213,15 @@ def plot_search(trials, objective, path, direction="max"):
 
     from matplotlib.ticker import MaxNLocator
 
+    _check_trials(trials)
+    if not isinstance(objective, str):
+        raise TypeError(
+            "`objective` must be a metric name (a str). Received: "
+            f"objective={objective!r}"
+        )
+    check_choice("direction", direction, ("max", "min"))
+    path = _output(path)
     plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     done = sorted(
         (
             row
@@ -244,3 +271,60 @@ def plot_search(trials, objective, path, direction="max"):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def _output(path):
+    """The figure's path (checked), its folder made."""
+    path = Path(check_path("path", path))
+    if path.suffix.lower() not in _FORMATS:
+        raise ValueError(
+            f"`path` must end in one of {', '.join(_FORMATS)} (the image's "
+            f"format). Received: path={str(path)!r}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _curve(name, values, like=None):
+    """`values` as a 1-D float array of at least one value (NaN and Inf are
+    drawn as gaps); with `like=(name, array)`, as many values as it."""
+    import numpy as np
+
+    try:
+        array = np.asarray(values, dtype="float64")
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim != 1:
+        raise TypeError(
+            f"`{name}` must be a sequence of numbers. Received: {name}={values!r}"
+        )
+    if array.size == 0:
+        raise ValueError(f"`{name}` must hold at least one value. Received: {name}=[]")
+    if like is not None and array.size != like[1].size:
+        raise ValueError(
+            f"`{name}` must hold as many values as `{like[0]}` ({like[1].size}). "
+            f"Received: {array.size} values"
+        )
+    return array
+
+
+def _check_trials(trials):
+    """`trials` as `SearchResult.trials` gives them."""
+    import numbers
+
+    fields = ("trial_id", "score", "hyperparameters")
+    rows = trials if isinstance(trials, (list, tuple)) else None
+    if rows is None or not all(
+        isinstance(row, dict)
+        and all(field in row for field in fields)
+        and isinstance(row["hyperparameters"], dict)
+        and (row["score"] is None or isinstance(row["score"], numbers.Real))
+        for row in rows
+    ):
+        raise TypeError(
+            "`trials` must be a list of rows (dicts) with trial_id, score and "
+            f"hyperparameters, as SearchResult.trials. Received: trials={trials!r}"
+        )

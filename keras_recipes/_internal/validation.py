@@ -175,3 +175,24 @@ def check_format_template(name, filepath):
             f"Received: {name}={filepath!r}"
         ) from None
     return filepath
+
+
+def check_samples(x_name, x, y_name, y):
+    """Checks that `x` and `y` hold as many samples (at least 1); with
+    `y=None` (`x` a dataset, or no labels) there is nothing to compare."""
+    if y is None:
+        return
+    try:
+        lengths = len(x), len(y)
+    except TypeError:
+        raise TypeError(
+            f"`{x_name}` and `{y_name}` must be arrays of samples. Received: "
+            f"{x_name} of type {type(x).__name__}, {y_name} of type "
+            f"{type(y).__name__}"
+        ) from None
+    if lengths[0] != lengths[1] or lengths[0] == 0:
+        raise ValueError(
+            f"`{x_name}` and `{y_name}` must hold the same number of samples "
+            f"(at least 1). Received: len({x_name})={lengths[0]}, "
+            f"len({y_name})={lengths[1]}"
+        )

@@ -3,7 +3,12 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_recipes._internal.validation import check_positive_int
+from keras_recipes._internal.validation import (
+    check_choice,
+    check_int,
+    check_path,
+    check_samples,
+)
 from keras_recipes.diagnose.report import write_report
 from keras_recipes.diagnose.steps import (
     StepResult,
@@ -67,17 +72,16 @@ def diagnose(
 
     Raises:
         ValueError: For a model with several outputs (the steps read one
-            loss, one output layer and one label array).
+            loss, one output layer and one label array), or a bad argument
+            (checked before any step: e.g. `x` and `y` of other lengths).
+        TypeError: For an argument of the wrong kind (an uncompiled model,
+            `validation_data` that is not a pair).
     """
-    check_positive_int("final_epochs", final_epochs)
-    if len(model.outputs or [None]) > 1:
-        names = ", ".join(getattr(model, "output_names", None) or [])
-        raise ValueError(
-            f"diagnose checks a model with one output; this one has "
-            f"{len(model.outputs)} ({names}). Diagnose each head as a model of "
-            "its own (`keras.Model(model.inputs, model.get_layer(name).output)`, "
-            "compiled with that head's loss)."
-        )
+    _check_arguments(
+        model, x, y, validation_data, output_dir=output_dir, batch_size=batch_size,
+        search_epochs=search_epochs, final_epochs=final_epochs,
+        overfit_epochs=overfit_epochs, verbose=verbose,
+    )  # fmt: skip
     say = print if verbose else (lambda *a, **k: None)
     steps = []
     scale = check_target_scale(model, y)
@@ -151,3 +155,38 @@ def diagnose(
         diagnosis.report_path = str(write_report(diagnosis, finder, Path(output_dir)))
         say(f"report: {diagnosis.report_path}")
     return diagnosis
+
+
+def _check_arguments(model, x, y, validation_data, *, output_dir, batch_size,
+                     search_epochs, final_epochs, overfit_epochs, verbose):  # fmt: skip
+    """`diagnose`'s arguments, checked before any step runs."""
+    import keras
+
+    if not isinstance(model, keras.Model) or not getattr(model, "compiled", True):
+        raise TypeError(
+            "`model` must be a compiled keras.Model (its loss is what the "
+            f"steps read). Received: model={model!r}"
+        )
+    if len(model.outputs or [None]) > 1:
+        names = ", ".join(getattr(model, "output_names", None) or [])
+        raise ValueError(
+            f"diagnose checks a model with one output; this one has "
+            f"{len(model.outputs)} ({names}). Diagnose each head as a model of "
+            "its own (`keras.Model(model.inputs, model.get_layer(name).output)`, "
+            "compiled with that head's loss)."
+        )
+    # Caps: a typo must not make a step run for hours.
+    check_int("batch_size", batch_size, low=1, high=1 << 16)
+    check_int("search_epochs", search_epochs, low=1, high=1000)
+    check_int("final_epochs", final_epochs, low=1, high=10_000)
+    check_int("overfit_epochs", overfit_epochs, low=1, high=10_000)
+    check_choice("verbose", verbose, (0, 1))
+    check_path("output_dir", output_dir, allow_none=True)
+    check_samples("x", x, "y", y)
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
+        raise TypeError(
+            "`validation_data` must be a pair (x_val, y_val). Received: "
+            f"validation_data={validation_data!r}"
+        )
+    check_samples("validation_data[0]", validation_data[0],
+                  "validation_data[1]", validation_data[1])  # fmt: skip

@@ -4,13 +4,17 @@ import shutil
 from pathlib import Path
 
 import keras
+import keras_tuner
 import numpy as np
 
+from keras_recipes._internal.names import SEARCH_ALGORITHMS
 from keras_recipes._internal.validation import (
     check_bool,
+    check_choice,
     check_int,
     check_path,
     check_positive_int,
+    check_samples,
 )
 from keras_recipes.tuning.distributed import (
     check_overwrite,
@@ -121,31 +125,28 @@ def search(
     >>> print(result.table(max_rows=5))
     >>> model = keras.models.load_model(result.best_model_path)
     """
-    check_positive_int("epochs", epochs)
-    check_positive_int("executions_per_trial", executions_per_trial)
-    check_positive_int("max_trials", max_trials)
-    check_positive_int("patience", patience)
-    check_int("factor", factor, low=2)
-    check_int("seed", seed, low=0, allow_none=True)
-    check_bool("overwrite", overwrite)
-    check_bool("progress", progress)
-    check_trial_timeout(trial_timeout)
-    check_path("directory", directory)
-    if not isinstance(project_name, str) or not project_name:
-        raise TypeError(
-            "`project_name` must be a non-empty folder name (a str). "
-            f"Received: project_name={project_name!r}"
-        )
-    if not isinstance(objective, str):
-        raise TypeError(
-            "`objective` must be a metric name such as 'val_accuracy'. "
-            f"Received: objective={objective!r}"
-        )
-    if objective.startswith("val_") and validation_data is None:
-        raise ValueError(
-            f"objective={objective!r} needs `validation_data`. Received: "
-            "validation_data=None"
-        )
+    _check_arguments(
+        x,
+        y,
+        validation_data=validation_data,
+        hypermodel=hypermodel,
+        algorithm=algorithm,
+        objective=objective,
+        max_trials=max_trials,
+        epochs=epochs,
+        factor=factor,
+        patience=patience,
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+        seed=seed,
+        executions_per_trial=executions_per_trial,
+        callbacks=callbacks,
+        log_dir=log_dir,
+        verbose=verbose,
+        progress=progress,
+        trial_timeout=trial_timeout,
+    )
     if hypermodel is None:
         if y is None:
             raise ValueError(
@@ -244,3 +245,62 @@ def search(
     if is_worker:
         return None
     return summarize(tuner, log_dir)
+
+
+def _check_arguments(x, y, *, validation_data, hypermodel, algorithm, objective,
+                     max_trials, epochs, factor, patience, directory, project_name,
+                     overwrite, seed, executions_per_trial, callbacks, log_dir,
+                     verbose, progress, trial_timeout):  # fmt: skip
+    """`search`'s arguments, checked before anything is made or written."""
+    check_positive_int("epochs", epochs)
+    check_positive_int("executions_per_trial", executions_per_trial)
+    check_positive_int("max_trials", max_trials)
+    check_positive_int("patience", patience)
+    check_int("factor", factor, low=2)
+    check_int("seed", seed, low=0, allow_none=True)
+    check_bool("overwrite", overwrite)
+    check_bool("progress", progress)
+    check_trial_timeout(trial_timeout)
+    check_path("directory", directory)
+    if not isinstance(project_name, str) or not project_name:
+        raise TypeError(
+            "`project_name` must be a non-empty folder name (a str). "
+            f"Received: project_name={project_name!r}"
+        )
+    if not isinstance(objective, str):
+        raise TypeError(
+            "`objective` must be a metric name such as 'val_accuracy'. "
+            f"Received: objective={objective!r}"
+        )
+    if objective.startswith("val_") and validation_data is None:
+        raise ValueError(
+            f"objective={objective!r} needs `validation_data`. Received: "
+            "validation_data=None"
+        )
+    check_choice("algorithm", algorithm, SEARCH_ALGORITHMS)
+    check_choice("verbose", verbose, (0, 1, 2, "auto"))
+    check_path("log_dir", log_dir, allow_none=True)
+    if hypermodel is not None and not (
+        isinstance(hypermodel, keras_tuner.HyperModel) or callable(hypermodel)
+    ):
+        raise TypeError(
+            "`hypermodel` must be a keras_tuner.HyperModel or a build(hp) "
+            f"function. Received: hypermodel={hypermodel!r}"
+        )
+    if callbacks is not None and (
+        not isinstance(callbacks, (list, tuple))
+        or not all(isinstance(c, keras.callbacks.Callback) for c in callbacks)
+    ):
+        raise TypeError(
+            "`callbacks` must be a list of keras.callbacks.Callback. "
+            f"Received: callbacks={callbacks!r}"
+        )
+    check_samples("x", x, "y", y)
+    if validation_data is not None:
+        if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
+            raise TypeError(
+                "`validation_data` must be a pair (x_val, y_val). Received: "
+                f"validation_data={validation_data!r}"
+            )
+        check_samples("validation_data[0]", validation_data[0],
+                       "validation_data[1]", validation_data[1])  # fmt: skip
