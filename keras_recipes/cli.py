@@ -5,6 +5,7 @@
     keras-recipes diagnose
     keras-recipes schedule --schedule piecewise --boundaries 5 15
     keras-recipes tune --algorithm hyperband
+    keras-recipes predict --run-dir runs/train-X --input new.csv
     keras-recipes SUBCOMMAND --help
 
 A subcommand is a module of `keras_recipes.commands` with
@@ -29,6 +30,7 @@ COMMANDS = (
     ("diagnose", "keras_recipes.commands.diagnose"),
     ("schedule", "keras_recipes.commands.schedule"),
     ("tune", "keras_recipes.commands.tune"),
+    ("predict", "keras_recipes.commands.predict"),
 )
 
 

@@ -41,11 +41,26 @@ class Splits:
     y_test: np.ndarray
     num_classes: int
     classes: tuple = None  # classes[i]: the label of class id i
+    # The training split's statistics every split was standardized with
+    # (std is inf where a feature is constant: it becomes 0), and a CSV
+    # file's feature columns in order.
+    mean: np.ndarray = None
+    std: np.ndarray = None
+    feature_names: tuple = None
 
     @property
     def is_image(self):
         """Whether samples are images (height, width, channels)."""
         return self.x_train.ndim == 4
+
+    def standardize(self, x):
+        """Raw features as the model was trained on them (float32)."""
+        return standardize(x, self.mean, self.std)
+
+
+def standardize(x, mean, std):
+    """`(x - mean) / std` as float32 (a constant feature, std inf, is 0)."""
+    return ((np.asarray(x, dtype="float32") - mean) / std).astype("float32")
 
 
 def load_dataset(
@@ -127,9 +142,10 @@ def load_dataset(
                     "(np.savez(path, x=x, y=np.asarray(labels, dtype=str))) and "
                     "features as a numeric array."
                 ) from None
-    else:
-        x, y = _read_csv(path, label_column)
-    return split(x, y, validation_fraction, test_fraction, seed)
+        return split(x, y, validation_fraction, test_fraction, seed)
+    x, y, names = read_csv(path, label_column)
+    splits = split(x, y, validation_fraction, test_fraction, seed)
+    return dataclasses.replace(splits, feature_names=tuple(names))
 
 
 def load_digits(validation_fraction=0.15, test_fraction=0.15, seed=0):
@@ -200,14 +216,16 @@ def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=No
     constant = np.ptp(x_train, axis=0) == 0
     std = np.where(constant, np.inf, x_train.std(axis=0))
     return Splits(
-        x_train=(x_train - mean) / std,
+        x_train=standardize(x_train, mean, std),
         y_train=y_train,
-        x_val=(x_val - mean) / std,
+        x_val=standardize(x_val, mean, std),
         y_val=y_val,
-        x_test=((x_test - mean) / std).astype("float32"),
+        x_test=standardize(x_test, mean, std),
         y_test=np.asarray(y_test).astype("int32"),
         num_classes=len(classes),
         classes=tuple(_plain(c) for c in classes),
+        mean=mean,
+        std=std,
     )
 
 
@@ -271,27 +289,25 @@ def _plain(value):
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _read_csv(path, label_column):
+def read_csv(path, label_column, *, labels_required=True):
+    """A CSV file's `(features, labels, feature names)`: the features as
+    float64 (an empty cell is NaN), the labels as numbers or strings, or
+    `None` without a label column when `labels_required=False`."""
+    path = Path(path)
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
     if not rows:
         raise ValueError(f"{path} is empty.")
     header, body = rows[0], rows[1:]
-    if label_column not in header:
+    if label_column not in header and labels_required:
         raise ValueError(
             f"{path} has no column {label_column!r} for the labels. Columns: "
             f"{', '.join(header)}. Pass the label column's name "
             "(`label_column`; --label-column on the command line)."
         )
-    index = header.index(label_column)
-    labels = [row[index].strip() if index < len(row) else "" for row in body]
-    if "" in labels:
-        raise ValueError(
-            f"{path}, line {labels.index('') + 2}: no label in column "
-            f"{label_column!r}. Every sample needs a class."
-        )
-    features = np.empty((len(body), len(header) - 1), dtype="float64")
+    index = header.index(label_column) if label_column in header else None
     names = [name for i, name in enumerate(header) if i != index]
+    features = np.empty((len(body), len(names)), dtype="float64")
     for r, row in enumerate(body):
         if len(row) != len(header):
             raise ValueError(
@@ -308,11 +324,19 @@ def _read_csv(path, label_column):
                     "a number. The features must be numbers (encode categories "
                     "as numbers first)."
                 ) from None
+    if index is None:
+        return features, None, names
+    labels = [row[index].strip() for row in body]
+    if "" in labels:
+        raise ValueError(
+            f"{path}, line {labels.index('') + 2}: no label in column "
+            f"{label_column!r}. Every sample needs a class."
+        )
     try:
         y = np.array([float(label) for label in labels])
     except ValueError:
         y = np.array(labels)  # string classes
-    return features, y
+    return features, y, names
 
 
 def _as_images(x):

@@ -27,7 +27,7 @@ LAYERS = (
     ("callbacks", ("callbacks/", "__init__.py")),
     ("tuning and diagnose", ("tuning/", "diagnose/steps.py", "diagnose/verdict.py")),
     ("plots and reports", ("plots.py", "diagnose/")),
-    ("commands", ("commands/", "cli.py", "runs.py")),
+    ("commands", ("commands/", "cli.py", "runs.py", "trained.py")),
 )
 CORE = ("schedules", "models", "lr_finder", "callbacks")
 FACE = ("plots", "commands", "cli", "tuning", "diagnose")

@@ -16,7 +16,8 @@ Usage:
     python recipes/train.py ...                 # the same, from a checkout
 
 One run folder (--log-dir, default runs/train-<time>) holds: args.json,
-classes.json (the label of each output of the model), learning_rate.json
+classes.json (the label of each output of the model), inputs.npz (the
+standardization; `keras-recipes predict` reads both), learning_rate.json
 (the rate trained at, and where it came from), metrics.json, history.csv,
 best/ (checkpoints and their manifest), backup/ (while the run is not done),
 tensorboard/, lr_finder.png, learning_curves.png, and schedule.png +
@@ -66,6 +67,7 @@ from keras_recipes.runs import (
     read_history,
     start_run,
 )
+from keras_recipes.trained import write_inputs
 
 LEARNING_RATE_FILE = "learning_rate.json"
 SMOKE_SWEEP = {"num_steps": 30, "min_learning_rate": 1e-4, "max_learning_rate": 1.0}
@@ -196,8 +198,9 @@ def run(args):
     scheduling_callback_of(args, args.learning_rate or 1e-3)
     data = load_data(args)  # Checked before the run folder is made.
     log_dir = start_run(args, "train")
-    # The model's output i is the class classes[i] (the labels, sorted).
-    write_json(log_dir / "classes.json", {"classes": list(data.classes)})
+    # The model's output i is the class classes[i] (the labels, sorted), and
+    # the standardization: what `keras-recipes predict` needs besides it.
+    write_inputs(log_dir, data)
     start = time.perf_counter()
 
     print(f"[1/5] data: {args.dataset}")
