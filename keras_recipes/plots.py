@@ -306,7 +306,7 @@ def _curve(name, values, like=None):
     if like is not None and array.size != like[1].size:
         raise ValueError(
             f"`{name}` must hold as many values as `{like[0]}` ({like[1].size}). "
-            f"Received: {array.size} values"
+            f"Received: {array.size} value{'s' if array.size != 1 else ''}"
         )
     return array
 
