@@ -111,7 +111,7 @@ def test_raw_features_are_standardized_as_in_training(run, capsys, tmp_path):
     assert [row["label"] for row in read_predictions(output)] == expected
 
 
-def broken_copy(run_dir, tmp_path, case):
+def broken_copy(run_dir, data, tmp_path, case):
     copy = tmp_path / "copy"
     shutil.copytree(run_dir, copy)
     (copy / "predictions.csv").unlink(missing_ok=True)
@@ -124,6 +124,14 @@ def broken_copy(run_dir, tmp_path, case):
     elif case == "checkpoint":
         best = next((copy / "best").glob("*.keras"))
         best.write_bytes(best.read_bytes()[:-10])
+    elif case == "data changed":  # A column of the run's file rescaled.
+        rows = list(csv.reader(data.open(newline="")))
+        rows[1:] = [[float(r[0]) * 2, *r[1:]] for r in rows[1:]]
+        changed = tmp_path / "flowers.csv"
+        with changed.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        args = json.loads((copy / "args.json").read_text())
+        (copy / "args.json").write_text(json.dumps({**args, "dataset": str(changed)}))
     return copy
 
 
@@ -134,10 +142,11 @@ def broken_copy(run_dir, tmp_path, case):
         ("torn inputs", "inputs.npz cannot be read"),
         ("classes", "has 3 outputs for input shape (3,); classes.json has 2 classes"),
         ("checkpoint", "size"),
+        ("data changed", "changed since the run (its training split has other means)"),
     ],
 )
 def test_a_run_that_cannot_be_trusted_is_refused(run, capsys, tmp_path, case, message):
-    copy = broken_copy(run[0], tmp_path, case)
+    copy = broken_copy(*run, tmp_path, case)
     code, out, err = predict(capsys, "--run-dir", str(copy))
     assert code == 2
     lines = [line for line in err.splitlines() if "error:" in line]
