@@ -18,7 +18,11 @@ import math
 import keras
 import numpy as np
 
-from keras_recipes._internal.validation import check_int, check_positive_int
+from keras_recipes._internal.validation import (
+    check_int,
+    check_positive_int,
+    check_samples,
+)
 
 
 class ShuffledBatches(keras.utils.PyDataset):
@@ -32,12 +36,11 @@ class ShuffledBatches(keras.utils.PyDataset):
 
     def __init__(self, x, y, batch_size, seed=0):
         super().__init__()
-        if len(x) != len(y):
-            raise ValueError(
-                "`x` and `y` must hold the same number of samples. Received: "
-                f"{len(x)} and {len(y)}"
-            )
-        self.x, self.y = x, y
+        if y is None:
+            raise TypeError("`y` must be an array of labels. Received: y=None")
+        check_samples("x", x, "y", y)
+        # Arrays: a batch is the rows at the epoch's permuted indices.
+        self.x, self.y = np.asarray(x), np.asarray(y)
         self.batch_size = check_positive_int("batch_size", batch_size)
         self.seed = check_int("seed", seed, low=0)
         self.epoch = 0

@@ -136,7 +136,7 @@ def load_classifier(run_dir):
         raise ValueError(
             f"{run_dir} holds no finished train run (no {FINISHED_FILE}): finish "
             f"it (keras-recipes train --resume --log-dir {run_dir}) or pass the "
-            "folder of a finished run."
+            f"folder of a finished run. Received: run_dir={str(run_dir)!r}"
         )
     fix = f"Train again into a new folder, or restore {run_dir} from a copy."
     classes = _read_classes(run_dir / CLASSES_FILE, fix)

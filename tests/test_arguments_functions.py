@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+import keras_recipes as kr
 from keras_recipes.callbacks.by_name import scheduling_callback
 from keras_recipes.data import load_dataset
 from keras_recipes.lr_finder.find import find_learning_rate
 from keras_recipes.schedules import build_schedule
+from keras_recipes.trained import load_classifier
 from tests.careless_values import ANYTHING
 
 pytestmark = pytest.mark.backend_independent
@@ -44,6 +46,34 @@ FUNCTIONS = {
         {"source": "digits"},
         ["validation_fraction", "test_fraction", "seed"],
     ),
+    "LinearWarmup": (
+        kr.LinearWarmup,
+        {"after": 0.1, "warmup_steps": 10},
+        ["after", "warmup_steps", "initial_learning_rate", "name"],
+    ),
+    "OneCycleSchedule": (
+        kr.OneCycleSchedule,
+        {"max_learning_rate": 0.1, "total_steps": 100},
+        ["max_learning_rate", "total_steps", "shape", "pct_start", "div_factor",
+         "final_div_factor", "name"],
+    ),
+    "PowerDecay": (
+        kr.PowerDecay,
+        {"initial_learning_rate": 0.1, "decay_steps": 10},
+        ["initial_learning_rate", "decay_steps", "power", "name"],
+    ),
+    "ScaledSchedule": (
+        kr.ScaledSchedule,
+        {"schedule": kr.PowerDecay(0.1, 10), "factor": 0.5},
+        ["schedule", "factor", "name"],
+    ),
+    "ShuffledBatches": (
+        kr.ShuffledBatches,
+        {"x": np.zeros((10, 2), "float32"), "y": np.zeros(10), "batch_size": 4},
+        ["x", "y", "batch_size", "seed"],
+    ),
+    "initializer_for": (kr.initializer_for, {"activation": "relu"}, ["activation"]),
+    "load_classifier": (load_classifier, {"run_dir": "no-such-run"}, ["run_dir"]),
 }  # fmt: skip
 CASES = [(name, arg) for name, (_, _, args) in FUNCTIONS.items() for arg in args]
 
