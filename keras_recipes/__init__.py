@@ -43,6 +43,7 @@ _EXPORTS = {
         "keras_recipes.schedules",
     ),
     "ShuffledBatches": "keras_recipes.batches",
+    "DiscriminativeOptimizer": "keras_recipes.optimizers",
 }
 _SUBPACKAGES = ("callbacks", "lr_finder", "models", "schedules")
 

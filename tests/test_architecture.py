@@ -22,7 +22,7 @@ MAX_LINES = 400
 LAYERS = (
     ("internal", ("_internal/",)),
     ("schedules", ("schedules/",)),
-    ("models and data", ("models/", "data.py", "batches.py")),
+    ("models and data", ("models/", "data.py", "batches.py", "optimizers.py")),
     ("lr_finder", ("lr_finder/",)),
     ("callbacks", ("callbacks/", "__init__.py")),
     ("tuning and diagnose", ("tuning/", "diagnose/steps.py", "diagnose/verdict.py")),

@@ -69,7 +69,11 @@ def applying_optimizer(optimizer):
             "own `keras.optimizers.schedules.LearningRateSchedule`, or compile "
             "with a single optimizer."
         )
-    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+    # A LossScaleOptimizer, a DiscriminativeOptimizer (whose update is the
+    # inner one's, scaled per variable), or both: the innermost applies it.
+    while isinstance(
+        getattr(optimizer, "inner_optimizer", None), keras.optimizers.Optimizer
+    ):
         optimizer = optimizer.inner_optimizer
     return optimizer
 

@@ -49,7 +49,7 @@ def copy_model(model, learning_rate=None, weight_decay=None):
     if weight_decay is not None:
         config["weight_decay"] = float(weight_decay) or None
     optimizer = type(inner).from_config(config)
-    if inner is not model.optimizer:
+    if isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     compile_config = model.get_compile_config()
     clone.compile(

@@ -1,0 +1,253 @@
+"""Discriminative learning rates: one optimizer, a rate multiplier per group.
+
+Fine-tuning trains a pretrained model's early layers with lower learning
+rates than its new head (fastai's `slice(lr / 100, lr)`). Keras 3 has no
+successor to TensorFlow Addons' `MultiOptimizer` for this, and scaling the
+gradients is not the same thing: Adam's step does not change when its
+gradients are scaled.
+
+`DiscriminativeOptimizer` wraps any Keras optimizer and scales the *update*
+it applies to each variable: after the wrapped optimizer's step, a variable
+of multiplier m is set to `old + m * (new - old)`. For every Keras optimizer
+whose step is proportional to its learning rate (SGD with or without
+momentum, Adam, AdamW, Adamax, Nadam, RMSprop, Lion, ...) this is exactly the
+step it would take with the learning rate `m * learning_rate`, decoupled
+weight decay included, while its slots (moments, velocities) evolve as they
+would; m = 0 freezes a variable without recompiling. The wrapped optimizer
+keeps its one learning rate, momentum and step count, so the scheduling
+callbacks (OneCycle, ...) drive every group at once: a group's rate is its
+multiplier times the schedule.
+
+Cost: one copy of each scaled variable per step (the model's weights once
+more in memory for the scaled groups), a few element-wise operations.
+
+Serialization: the groups are kept as variable paths
+(`"base/dense/kernel"`), so a model saved with `model.save` loads with its
+optimizer, multipliers and slots (the class is registered with Keras).
+
+Example:
+
+>>> optimizer = DiscriminativeOptimizer(
+...     keras.optimizers.Adam(1e-3),
+...     [(base_model, 0.1), ("head", 1.0)],  # layers, names or variables
+... )
+>>> model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+>>> model.fit(x, y, callbacks=[kr.OneCycle(1e-3, epochs=5)])
+"""
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+from keras_recipes._internal.validation import check_number
+
+
+@keras.saving.register_keras_serializable(package="keras_recipes")
+class DiscriminativeOptimizer(keras.optimizers.Optimizer):
+    """Applies `optimizer`'s update scaled by a multiplier per variable group.
+
+    Args:
+        optimizer: The `keras.optimizers.Optimizer` whose update is scaled
+            (not a `LossScaleOptimizer`: under `mixed_float16`, Keras wraps
+            this one).
+        groups: A list of `(selector, multiplier)` pairs. A selector is a
+            layer (its variables), a variable, a name (the variables whose
+            path has it as a component or prefix, e.g. a layer's or a nested
+            model's name), or a list of these. A variable takes the
+            multiplier of the first group that selects it.
+        default: The multiplier of the variables no group selects.
+        name: The optimizer's name.
+
+    Raises:
+        TypeError, ValueError: For an optimizer that is not a Keras one, a
+            group that is not a pair, an unknown kind of selector, or a
+            multiplier that is not a finite number >= 0.
+    """
+
+    def __init__(self, optimizer, groups, *, default=1.0, name=None, **kwargs):
+        if not isinstance(optimizer, keras.optimizers.Optimizer) or isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            raise TypeError(
+                "`optimizer` must be a Keras optimizer (not a LossScaleOptimizer: "
+                "under mixed_float16 Keras wraps this one). Received: "
+                f"optimizer={optimizer!r}"
+            )
+        if kwargs:
+            raise ValueError(
+                "DiscriminativeOptimizer takes no optimizer options of its own: set "
+                f"them on `optimizer`. Received: {', '.join(sorted(kwargs))}"
+            )
+        groups = _check_groups(groups)
+        default = check_number("default", default, low=0)
+        super().__init__(
+            learning_rate=0.0, name=name or f"discriminative_{optimizer.name}"
+        )
+        self._groups, self.default = groups, float(default)
+        self.inner_optimizer = optimizer
+        self._multipliers = None
+
+    def build(self, var_list):
+        self.inner_optimizer.build(var_list)
+        self._multipliers = {id(v): self.multiplier_of(v) for v in var_list}
+        super().build(var_list)
+
+    def multiplier_of(self, variable):
+        """The multiplier of `variable`'s update."""
+        path = variable.path
+        for selectors, multiplier in self._groups:
+            for selector in selectors:
+                if selector is variable or (
+                    isinstance(selector, str) and _selects(selector, path)
+                ):
+                    return multiplier
+                if isinstance(selector, keras.layers.Layer) and any(
+                    w is variable for w in selector.weights
+                ):
+                    return multiplier
+        return self.default
+
+    @property
+    def variables(self):
+        return self._variables + self.inner_optimizer.variables
+
+    def apply(self, grads, trainable_variables=None):
+        if not self.built:
+            with keras.name_scope(self.name, caller=self):
+                self.build(trainable_variables)
+        _refuse_tf_distribute()
+        variables = list(trainable_variables or self._trainable_variables)
+        scaled = [
+            (v, self._multipliers.get(id(v), self.default))
+            for v in variables
+            if self._multipliers.get(id(v), self.default) != 1.0
+        ]
+        before = [ops.copy(ops.convert_to_tensor(v)) for v, _ in scaled]
+        self.inner_optimizer.apply(grads, trainable_variables)
+        for (variable, multiplier), old in zip(scaled, before, strict=True):
+            new = ops.convert_to_tensor(variable)
+            step = ops.multiply(ops.subtract(new, old), multiplier)
+            variable.assign(ops.cast(ops.add(old, step), variable.dtype))
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self.inner_optimizer.learning_rate = learning_rate
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    def scale_loss(self, loss):
+        return self.inner_optimizer.scale_loss(loss)
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def get_config(self):
+        groups = [
+            [[_path_of(s) for s in selectors], multiplier]
+            for selectors, multiplier in self._groups
+        ]
+        return {
+            "name": self.name,
+            "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
+            "groups": groups,
+            "default": self.default,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        optimizer = keras.saving.deserialize_keras_object(
+            config.pop("optimizer"), custom_objects=custom_objects
+        )
+        return cls(optimizer, **config)
+
+
+def _selects(name, path):
+    """Whether a name selects a variable path: a prefix, or a component run."""
+    return path == name or path.startswith(name + "/") or f"/{name}/" in f"/{path}"
+
+
+def _path_of(selector):
+    if isinstance(selector, str):
+        return selector
+    if isinstance(selector, keras.layers.Layer):
+        if not selector.weights:
+            raise ValueError(
+                f"Layer {selector.name!r} of the optimizer's groups has no "
+                "variables to save by path yet (build the model first)."
+            )
+        return [w.path for w in selector.weights]
+    return selector.path
+
+
+def _check_groups(groups):
+    if not isinstance(groups, (list, tuple)):
+        raise TypeError(
+            "`groups` must be a list of (selector, multiplier) pairs. "
+            f"Received: groups={groups!r}"
+        )
+    checked = []
+    for index, group in enumerate(groups):
+        if not isinstance(group, (list, tuple)) or len(group) != 2:
+            raise TypeError(
+                f"`groups` must hold (selector, multiplier) pairs. Received: "
+                f"groups[{index}]={group!r}"
+            )
+        selectors, multiplier = group
+        if not isinstance(selectors, (list, tuple)):
+            selectors = [selectors]
+        selectors = _flat(selectors)
+        for selector in selectors:
+            if not isinstance(selector, (str, keras.layers.Layer, keras.Variable)):
+                raise TypeError(
+                    "`groups` selectors must be layers, variables or names. "
+                    f"Received: groups[{index}] selector {selector!r}"
+                )
+        if (
+            isinstance(multiplier, bool)
+            or not isinstance(multiplier, numbers.Real)
+            or not math.isfinite(multiplier)
+            or multiplier < 0
+        ):
+            raise ValueError(
+                "`groups` multipliers must be finite numbers >= 0. Received: "
+                f"groups[{index}] multiplier {multiplier!r}"
+            )
+        checked.append((tuple(selectors), float(multiplier)))
+    return checked
+
+
+def _flat(selectors):
+    """Selectors with saved lists of paths (from `get_config`) flattened."""
+    flat = []
+    for selector in selectors:
+        flat += _flat(selector) if isinstance(selector, (list, tuple)) else [selector]
+    return flat
+
+
+def _refuse_tf_distribute():
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf  # tf.distribute support only.
+
+    if (
+        tf.distribute.has_strategy()
+        and tf.distribute.in_cross_replica_context() is False
+    ):
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync > 1:
+            raise ValueError(
+                "DiscriminativeOptimizer does not support tf.distribute "
+                f"strategies yet ({type(strategy).__name__}, "
+                f"{strategy.num_replicas_in_sync} replicas): its scaled update "
+                "is an assignment in the replica context. Train on one device, "
+                "or on JAX with keras.distribution (supported)."
+            )
