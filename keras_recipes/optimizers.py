@@ -251,3 +251,58 @@ def _refuse_tf_distribute():
                 "is an assignment in the replica context. Train on one device, "
                 "or on JAX with keras.distribution (supported)."
             )
+
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+def make_optimizer(
+    name="adam",
+    learning_rate=1e-3,
+    *,
+    momentum=0.9,
+    weight_decay=None,
+    clipnorm=None,
+    global_clipnorm=None,
+):
+    """Keras's optimizer for the recipes' regularization flags, checked.
+
+    Args:
+        name: `"adam"` (`AdamW` with `weight_decay`) or `"sgd"` (with
+            `momentum`; `weight_decay` is then Keras's decoupled decay too).
+        learning_rate: The learning rate (> 0).
+        momentum: SGD's momentum, in [0, 1).
+        weight_decay: Decoupled weight decay (Loshchilov & Hutter): each step
+            also takes `learning_rate * weight_decay * w` off every weight;
+            `None` or 0 for none.
+        clipnorm: Clip each variable's gradient to this norm.
+        global_clipnorm: Clip all gradients together to this global norm (not
+            with `clipnorm`).
+
+    Returns:
+        A `keras.optimizers.Optimizer` (Keras's own: nothing rewritten).
+    """
+    from keras_recipes._internal.validation import check_choice
+
+    check_choice("name", name, OPTIMIZERS)
+    check_number("learning_rate", learning_rate, low=0, low_open=True)
+    check_number("momentum", momentum, low=0, high=1, high_open=True)
+    for argument, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm),
+                            ("global_clipnorm", global_clipnorm)):  # fmt: skip
+        if value is not None:
+            check_number(argument, value, low=0, low_open=argument != "weight_decay")
+    if clipnorm is not None and global_clipnorm is not None:
+        raise ValueError(
+            "Pass one of `clipnorm` (per variable) and `global_clipnorm` (all "
+            f"gradients together). Received: clipnorm={clipnorm}, "
+            f"global_clipnorm={global_clipnorm}"
+        )
+    clipping = {"clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
+    decay = weight_decay or None
+    if name == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate, momentum=momentum, weight_decay=decay, **clipping
+        )
+    if decay:
+        return keras.optimizers.AdamW(learning_rate, weight_decay=decay, **clipping)
+    return keras.optimizers.Adam(learning_rate, **clipping)

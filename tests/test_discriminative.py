@@ -12,6 +12,7 @@ import pytest
 from keras import ops
 
 import keras_recipes as kr
+from keras_recipes.optimizers import make_optimizer
 from tests.conftest import mean_prediction
 
 STEPS, LR = 6, 0.1
@@ -148,3 +149,77 @@ def test_bad_arguments_are_refused_naming_them(kwargs, message):
     with pytest.raises((TypeError, ValueError)) as caught:
         kr.DiscriminativeOptimizer(**kwargs)
     assert message in str(caught.value)
+
+
+def big_gradient_model(optimizer, units=4):
+    """A bias-free layer of `units` kernels fed 100s under the mean of its
+    outputs: each kernel's gradient is 100 / units."""
+    model = keras.Sequential([
+        keras.Input((1,)),
+        keras.layers.Dense(units, use_bias=False, kernel_initializer="zeros"),
+    ])  # fmt: skip
+    model.compile(optimizer=optimizer, loss=mean_prediction)
+    return model
+
+
+def one_step(model):
+    x, y = np.full((1, 1), 100.0, "float32"), np.zeros((1, 1), "float32")
+    model.fit(x, y, batch_size=1, epochs=1, verbose=0)
+    return np.ravel(model.layers[0].kernel.numpy())
+
+
+@pytest.mark.parametrize(
+    ("clipping", "bound"), [({"clipnorm": 0.5}, 0.5), ({"global_clipnorm": 0.5}, 0.5)]
+)
+def test_clipping_bounds_the_applied_updates_norm(clipping, bound):
+    # SGD without momentum: the update is -lr * the clipped gradient.
+    step = one_step(big_gradient_model(
+        make_optimizer("sgd", 1.0, momentum=0.0, **clipping)))  # fmt: skip
+    assert np.linalg.norm(step) == pytest.approx(bound, rel=1e-5)
+    unclipped = one_step(big_gradient_model(make_optimizer("sgd", 1.0, momentum=0.0)))
+    # The loss is the mean over 4 outputs: 25 per kernel, 25 x sqrt(4) in all.
+    assert np.linalg.norm(unclipped) == pytest.approx(50, rel=1e-5)
+
+
+def test_weight_decay_is_adamw_and_decays_every_weight():
+    optimizer = make_optimizer("adam", 0.1, weight_decay=0.5)
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    model = big_gradient_model(optimizer)
+    model.layers[0].kernel.assign(np.ones((1, 4), "float32"))
+    x, y = np.zeros((1, 1), "float32"), np.zeros((1, 1), "float32")  # gradient 0
+    model.fit(x, y, batch_size=1, epochs=1, verbose=0)
+    # w -= lr * wd * w: 1 - 0.1 * 0.5.
+    np.testing.assert_allclose(model.layers[0].kernel.numpy(), 0.95, rtol=1e-6)
+    assert not isinstance(make_optimizer("adam", 0.1), keras.optimizers.AdamW)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "rmsprop"}, "`name` must be one of 'adam', 'sgd'"),
+        ({"learning_rate": 0}, "`learning_rate`"),
+        ({"clipnorm": 0}, "`clipnorm`"),
+        ({"weight_decay": -1}, "`weight_decay`"),
+        ({"clipnorm": 1, "global_clipnorm": 1}, "Pass one of `clipnorm`"),
+    ],
+)
+@pytest.mark.backend_independent
+def test_make_optimizer_refuses_bad_values(kwargs, message):
+    with pytest.raises((ValueError, TypeError)) as caught:
+        make_optimizer(**kwargs)
+    assert message in str(caught.value)
+
+
+@pytest.mark.backend_independent
+def test_train_flags_reach_the_optimizer(tmp_path):
+    from keras_recipes import cli
+
+    log_dir = tmp_path / "run"
+    argv = ["train", "--smoke", "--model", "mlp", "--learning-rate", "0.01",
+            "--weight-decay", "0.001", "--global-clipnorm", "1.0",
+            "--log-dir", str(log_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    best = keras.models.load_model(next((log_dir / "best").glob("*.keras")))
+    assert isinstance(best.optimizer, keras.optimizers.AdamW)
+    assert best.optimizer.weight_decay == pytest.approx(0.001)
+    assert best.optimizer.global_clipnorm == pytest.approx(1.0)

@@ -186,6 +186,17 @@ def positive_float(text):
     return value
 
 
+def non_negative_float(text):
+    """`argparse` type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0. Received: {text!r}")
+    return value
+
+
 def _flag(name, applies_to, help, **keywords):
     """One schedule flag: its name, the schedules it applies to, and the
     keywords of `add_argument`."""

@@ -50,6 +50,7 @@ from keras_recipes.commands.common import (
     load_data,
     main_of,
     new_parser,
+    non_negative_float,
     positive_float,
     positive_int,
     scheduling_callback_of,
@@ -107,6 +108,25 @@ def build_parser(parser=None):
         type=positive_int,
         default=5,
         help="early stopping: epochs without a better val_accuracy",
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=0.0,
+        help="decoupled weight decay (AdamW instead of Adam); 0: none",
+    )
+    clipping = parser.add_mutually_exclusive_group()
+    clipping.add_argument(
+        "--clipnorm",
+        type=positive_float,
+        default=None,
+        help="clip each variable's gradient to this norm",
+    )
+    clipping.add_argument(
+        "--global-clipnorm",
+        type=positive_float,
+        default=None,
+        help="clip all gradients together to this global norm",
     )
     add_log_dir(parser, "train")
     add_seed(parser)
@@ -189,6 +209,7 @@ def run(args):
     import keras  # Here: `train --help` does not import it.
 
     from keras_recipes.batches import ShuffledBatches
+    from keras_recipes.optimizers import make_optimizer
 
     # Before anything is written; on --resume, the run's own arguments.
     args = claim_run_folder(args, build_parser())
@@ -221,7 +242,13 @@ def run(args):
             data.x_train.shape[1:], data.num_classes, activation=args.activation
         )
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=make_optimizer(
+            "adam",
+            1e-3,
+            weight_decay=args.weight_decay,
+            clipnorm=args.clipnorm,
+            global_clipnorm=args.global_clipnorm,
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
