@@ -36,7 +36,8 @@ _EXPORTS = {
         ("LRFinderResult", "find_learning_rate"), "keras_recipes.lr_finder"
     ),
     **dict.fromkeys(
-        ("build_cnn", "build_mlp", "initializer_for"), "keras_recipes.models"
+        ("build_cnn", "build_mlp", "initializer_for", "mc_dropout_predict"),
+        "keras_recipes.models",
     ),
     **dict.fromkeys(
         ("LinearWarmup", "OneCycleSchedule", "PowerDecay", "ScaledSchedule"),

@@ -6,6 +6,7 @@ from keras_recipes.models.pairing import (
     INITIALIZERS,
     initializer_for,
 )
+from keras_recipes.models.uncertainty import mc_dropout_predict
 
 __all__ = [
     "HIDDEN_ACTIVATIONS",
@@ -13,4 +14,5 @@ __all__ = [
     "build_cnn",
     "build_mlp",
     "initializer_for",
+    "mc_dropout_predict",
 ]
