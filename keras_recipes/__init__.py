@@ -36,7 +36,13 @@ _EXPORTS = {
         ("LRFinderResult", "find_learning_rate"), "keras_recipes.lr_finder"
     ),
     **dict.fromkeys(
-        ("build_cnn", "build_mlp", "initializer_for", "mc_dropout_predict"),
+        (
+            "build_cnn",
+            "build_mlp",
+            "initializer_for",
+            "mc_dropout_predict",
+            "tta_predict",
+        ),  # fmt: skip
         "keras_recipes.models",
     ),
     **dict.fromkeys(

@@ -134,7 +134,8 @@ CALLABLES = {
         {"input_shape": None, "num_outputs": "int", "filters": None,
          "kernel_size": "int", "dense_units": "int", "activation": None,
          "batch_norm": "bool", "dropout": None, "l2": None,
-         "kernel_initializer": None, "output_activation": None, "name": None},
+         "kernel_initializer": None, "output_activation": None, "augment": None,
+         "name": None},
     ),
 }  # fmt: skip
 

@@ -41,6 +41,7 @@ from keras_recipes._internal.atomic import (
     write_json,
 )
 from keras_recipes.commands.common import (
+    UsageError,
     add_activation,
     add_batch_size,
     add_dataset,
@@ -108,6 +109,12 @@ def build_parser(parser=None):
         type=positive_int,
         default=5,
         help="early stopping: epochs without a better val_accuracy",
+    )
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="random shifts, rotations and zooms of the images in training "
+        "(the CNN; keras_recipes.models.augment)",
     )
     parser.add_argument(
         "--weight-decay",
@@ -218,6 +225,12 @@ def run(args):
     # The schedule's flags are checked before anything is written.
     scheduling_callback_of(args, args.learning_rate or 1e-3)
     data = load_data(args)  # Checked before the run folder is made.
+    if args.augment and (args.model == "mlp" or not data.is_image):
+        raise UsageError(
+            "--augment shifts and rotates images: it applies to --model cnn on "
+            f"an image dataset. Received: --model {args.model}, --dataset "
+            f"{args.dataset} ({'images' if data.is_image else 'features'})"
+        )
     log_dir = start_run(args, "train")
     # The model's output i is the class classes[i] (the labels, sorted), and
     # the standardization: what `keras-recipes predict` needs besides it.
@@ -235,7 +248,10 @@ def run(args):
     print(f"[2/5] model: {kind}, {args.activation} (initializer {initializer})")
     if kind == "cnn":
         model = kr.build_cnn(
-            data.x_train.shape[1:], data.num_classes, activation=args.activation
+            data.x_train.shape[1:],
+            data.num_classes,
+            activation=args.activation,
+            augment=args.augment,
         )
     else:
         model = kr.build_mlp(

@@ -1,5 +1,6 @@
 """Model builders that pair the weight initializer with the activation."""
 
+from keras_recipes.models.augment import tta_predict
 from keras_recipes.models.builders import build_cnn, build_mlp
 from keras_recipes.models.pairing import (
     HIDDEN_ACTIVATIONS,
@@ -15,4 +16,5 @@ __all__ = [
     "build_mlp",
     "initializer_for",
     "mc_dropout_predict",
+    "tta_predict",
 ]

@@ -10,6 +10,7 @@ from keras_recipes._internal.validation import (
     check_int_sequence,
     check_number,
 )
+from keras_recipes.models.augment import augmentation_layers
 from keras_recipes.models.pairing import initializer_for
 
 # The widest layer a builder makes (units, filters): a width beyond is a typo
@@ -106,6 +107,7 @@ def build_cnn(
     l2=0.0,
     kernel_initializer="auto",
     output_activation="softmax",
+    augment=False,
     name="cnn",
 ):
     """A small convolutional network for images, initializers paired.
@@ -128,6 +130,9 @@ def build_cnn(
         l2: L2 penalty on the kernels.
         kernel_initializer: `"auto"` or a Keras initializer.
         output_activation: Activation of the output layer.
+        augment: Random shifts, rotations, zooms (and flips) at the input,
+            in training only (`keras_recipes.models.augment`): `True` for the
+            defaults, or a dict of amounts; `False` for none.
         name: Name of the model.
 
     Returns:
@@ -138,7 +143,7 @@ def build_cnn(
 
     Example:
 
-    >>> model = build_cnn((8, 8, 1), 10, filters=(32, 64))
+    >>> model = build_cnn((8, 8, 1), 10, filters=(32, 64), augment=True)
     """
     input_shape = check_int_sequence("input_shape", input_shape)
     if len(input_shape) not in (2, 3):
@@ -157,6 +162,8 @@ def build_cnn(
     head = [keras.Input(input_shape)]
     if len(input_shape) == 2:
         head.append(keras.layers.Reshape(input_shape + (1,)))
+    if augment is not False:
+        head += augmentation_layers(augment)
     layers = []
     for block_filters in filters:
         layers += _hidden_stack(
