@@ -25,7 +25,10 @@ LAYERS = (
     ("models and data", ("models/", "data.py", "batches.py", "optimizers.py")),
     ("lr_finder", ("lr_finder/",)),
     ("callbacks", ("callbacks/", "__init__.py")),
-    ("tuning and diagnose", ("tuning/", "diagnose/steps.py", "diagnose/verdict.py")),
+    (
+        "tuning and diagnose",
+        ("tuning/", "diagnose/steps.py", "diagnose/verdict.py", "fine_tuning.py"),
+    ),
     ("plots and reports", ("plots.py", "diagnose/")),
     ("commands", ("commands/", "cli.py", "runs.py", "trained.py")),
 )

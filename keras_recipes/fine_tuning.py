@@ -1,0 +1,360 @@
+"""`fine_tune`: transfer learning in two stages, the fastai way, in Keras.
+
+1. **Head.** The base model is cut below its old head (at `features_layer`,
+   default the input of its last layer), frozen, and a new softmax head is
+   put on it. The LR range test picks the head's rate and 1cycle trains it.
+2. **Whole model.** The base is unfrozen (all of it, or its last
+   `unfreeze` layers with weights) and trained again with 1cycle at a lower
+   peak, with **discriminative learning rates**: a `DiscriminativeOptimizer`
+   gives the base's layers multipliers spaced geometrically from
+   `lowest_multiplier` (its first layer) to 1 (the head).
+
+The base is called with `training=False`, as Keras's transfer-learning guide
+does: its batch normalization layers stay in inference mode (their moving
+statistics untouched) while frozen and after, and its own dropout and
+augmentation are off; augmentation for the new data goes in front of the base
+(`augment=`). Each stage keeps its best checkpoint (`BestCheckpoint`), stops
+early (`EarlyStopping`, restoring its best weights) and backs up its state
+every epoch (`ResumableBackup`): run it again with the same `log_dir` after
+a crash and a finished stage is not run again (its best weights are loaded,
+its learning rate read back), an interrupted one continues from its last
+epoch.
+
+Example:
+
+>>> result = fine_tune("pretrained.keras", x, y, validation_data=(x_val, y_val),
+...                    num_classes=5, log_dir="runs/fine-tune")
+>>> result.model.evaluate(x_test, y_test)
+"""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_recipes._internal.atomic import StateFileError, read_json, write_json
+from keras_recipes._internal.validation import (
+    check_choice,
+    check_int,
+    check_number,
+    check_path,
+    check_samples,
+)
+from keras_recipes.batches import ShuffledBatches
+from keras_recipes.callbacks import (
+    BestCheckpoint,
+    EarlyStopping,
+    OneCycle,
+    ResumableBackup,
+    best_checkpoint_path,
+)
+from keras_recipes.lr_finder.find import find_learning_rate
+from keras_recipes.models.augment import augmentation_layers
+from keras_recipes.optimizers import DiscriminativeOptimizer, make_optimizer
+
+APPLICATIONS_PREFIX = "applications:"
+STAGES = ("head", "fine_tune")
+
+
+@dataclass
+class FineTuneResult:
+    """What `fine_tune` did.
+
+    Attributes:
+        model: The fine-tuned model (the best epoch of the last stage).
+        histories: Each stage's epoch logs by name (`"head"`, `"fine_tune"`),
+            as `History.history`; a stage finished before a restart has its
+            own from `history.json`.
+        learning_rates: Each stage's peak learning rate.
+        multipliers: The rate multiplier of each base layer with weights in
+            the second stage (its name to the multiplier).
+        best_paths: Each stage's best checkpoint.
+    """
+
+    model: object
+    histories: dict = field(default_factory=dict)
+    learning_rates: dict = field(default_factory=dict)
+    multipliers: dict = field(default_factory=dict)
+    best_paths: dict = field(default_factory=dict)
+
+
+def load_base(base):
+    """A base model: a `keras.Model`, the path of a saved `.keras` model, or
+    `"applications:NAME"` (`keras.applications.NAME(include_top=False,
+    weights="imagenet", pooling="avg")`: downloads its weights once, so it
+    needs a network the first time)."""
+    if isinstance(base, keras.Model):
+        return base
+    if isinstance(base, str) and base.startswith(APPLICATIONS_PREFIX):
+        name = base[len(APPLICATIONS_PREFIX) :]
+        constructor = getattr(keras.applications, name, None)
+        if not callable(constructor):
+            raise ValueError(
+                f"`base`: keras.applications has no model {name!r}. Received: "
+                f"base={base!r}"
+            )
+        return constructor(include_top=False, weights="imagenet", pooling="avg")
+    path = Path(check_path("base", base))
+    if path.suffix != ".keras" or not path.exists():
+        raise ValueError(
+            "`base` must be a keras.Model, an existing .keras file, or "
+            f"'applications:NAME'. Received: base={str(base)!r}"
+        )
+    return keras.models.load_model(path)
+
+
+def fine_tune(
+    base,
+    x,
+    y,
+    *,
+    validation_data,
+    num_classes,
+    features_layer=None,
+    head_epochs=3,
+    epochs=10,
+    learning_rate=None,
+    fine_tune_learning_rate=None,
+    lowest_multiplier=0.01,
+    unfreeze=None,
+    augment=False,
+    head_dropout=0.0,
+    batch_size=32,
+    monitor="val_accuracy",
+    patience=5,
+    log_dir="runs/fine-tune",
+    seed=0,
+    verbose=1,
+):
+    """Fine-tunes `base` on `(x, y)`: a new head first, then all of it.
+
+    Args:
+        base: A `keras.Model`, a `.keras` file, or `"applications:NAME"`
+            (see `load_base`).
+        x, y: Training arrays; `y` holds class ids 0..num_classes-1.
+        validation_data: `(x_val, y_val)`.
+        num_classes: Classes of the new head.
+        features_layer: Name of the base's layer whose output feeds the head
+            (default: the input of the base's last layer, i.e. below its old
+            head; for a base without a head, e.g. `applications:`, its output).
+        head_epochs: Epochs of the first stage (the head alone).
+        epochs: Epochs of the second stage (0: the head only).
+        learning_rate: The head's peak rate (default: the LR finder's
+            `minimum` suggestion, as `keras-recipes train` uses for 1cycle).
+        fine_tune_learning_rate: The second stage's peak rate for the head
+            (default: the head's rate / 10).
+        lowest_multiplier: The multiplier of the base's first layer in the
+            second stage, in (0, 1]; 1 gives every layer the same rate.
+        unfreeze: How many of the base's last layers with weights the second
+            stage trains (default: all).
+        augment: Augmentation in front of the base (`build_cnn`'s `augment`).
+        head_dropout: Dropout before the new head, in [0, 1).
+        batch_size: Batch size of both stages.
+        monitor: The metric of the checkpoints and early stopping.
+        patience: Early stopping's patience in each stage.
+        log_dir: The run folder: `head/` and `fine_tune/`, each with `best/`,
+            `backup/` while it runs, `history.json` and `state.json`.
+        seed: Seed of the batches' order and the head's initialization.
+        verbose: Fit verbosity (and 1 prints each stage's start).
+
+    Returns:
+        A `FineTuneResult`.
+    """
+    check_samples("x", x, "y", y)
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
+        raise TypeError(
+            "`validation_data` must be a pair (x_val, y_val). Received: "
+            f"validation_data={validation_data!r}"
+        )
+    num_classes = check_int("num_classes", num_classes, low=2, high=1_000_000)
+    head_epochs = check_int("head_epochs", head_epochs, low=1, high=10_000)
+    epochs = check_int("epochs", epochs, low=0, high=10_000)
+    rates = {"learning_rate": learning_rate, "fine_tune_learning_rate":
+             fine_tune_learning_rate}  # fmt: skip
+    for name, value in rates.items():
+        if value is not None:
+            check_number(name, value, low=0, low_open=True)
+    check_number("lowest_multiplier", lowest_multiplier, low=0, high=1, low_open=True)
+    unfreeze = check_int("unfreeze", unfreeze, low=1, allow_none=True)
+    check_number("head_dropout", head_dropout, low=0, high=1, high_open=True)
+    batch_size = check_int("batch_size", batch_size, low=1, high=1 << 16)
+    patience = check_int("patience", patience, low=1)
+    seed = check_int("seed", seed, low=0, high=2**32 - 1)
+    check_choice("verbose", verbose, (0, 1, 2))
+    log_dir = Path(check_path("log_dir", log_dir))
+    say = print if verbose else (lambda *a, **k: None)
+
+    base = load_base(base)
+    keras.utils.set_random_seed(seed)  # The head's initialization.
+    extractor = _extractor(base, features_layer)
+    model = _with_head(extractor, num_classes, augment, head_dropout)
+    y = np.asarray(y)
+    labels = np.unique(y)
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"`y` must hold class ids 0..{num_classes - 1} (`num_classes`). "
+            f"Received: labels {labels[:6].tolist()}"
+        )
+    result = FineTuneResult(model)
+    batches = ShuffledBatches(x, y, batch_size, seed)
+
+    # Stage 1: the head alone.
+    extractor.trainable = False
+    model.compile(
+        optimizer=make_optimizer("adam", 1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    state = _stage_state(log_dir / "head")
+    if state.get("learning_rate") is None:
+        if learning_rate is None:
+            say("fine_tune [1/2] head: LR range test")
+            finder = find_learning_rate(model, x, y, batch_size=batch_size, verbose=0)
+            learning_rate = finder.suggestions.get("minimum") or 1e-3
+        state = {"learning_rate": float(learning_rate), "done": False}
+        write_json(log_dir / "head" / "state.json", state)
+    result.learning_rates["head"] = state["learning_rate"]
+    peak = state["learning_rate"]
+    say(f"fine_tune [1/2] head: {head_epochs} epochs at peak {peak:.3g}")
+    _run_stage(model, batches, validation_data, log_dir / "head", state,
+               head_epochs, monitor, patience, verbose, result, "head")  # fmt: skip
+
+    if epochs == 0:
+        return result
+    # Stage 2: unfrozen, discriminative rates.
+    extractor.trainable = True
+    weighted = list(_layers_with_weights(extractor))
+    frozen = weighted[: len(weighted) - unfreeze] if unfreeze else []
+    for layer in frozen:
+        layer.trainable = False
+    trained = [layer for layer in weighted if layer not in frozen]
+    # Geometric from lowest_multiplier (the first layer trained) towards 1,
+    # which the head takes.
+    multipliers = {
+        layer.name: float(lowest_multiplier ** (1 - i / len(trained)))
+        for i, layer in enumerate(trained)
+    }
+    result.multipliers = multipliers
+    rate = fine_tune_learning_rate or result.learning_rates["head"] / 10
+    model.compile(
+        optimizer=DiscriminativeOptimizer(
+            make_optimizer("adam", rate),
+            [(layer, multipliers[layer.name]) for layer in trained],
+        ),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    state = _stage_state(log_dir / "fine_tune")
+    if state.get("learning_rate") is None:
+        state = {"learning_rate": float(rate), "done": False}
+        write_json(log_dir / "fine_tune" / "state.json", state)
+    result.learning_rates["fine_tune"] = state["learning_rate"]
+    say(
+        f"fine_tune [2/2] whole model: {epochs} epochs at peak "
+        f"{state['learning_rate']:.3g}, {len(trained)} base layers from x"
+        f"{lowest_multiplier:g} to x1"
+    )
+    _run_stage(model, batches, validation_data, log_dir / "fine_tune", state,
+               epochs, monitor, patience, verbose, result, "fine_tune")  # fmt: skip
+    return result
+
+
+def _extractor(base, features_layer):
+    if features_layer is None:
+        last = base.layers[-1]
+        is_head = isinstance(last, keras.layers.Dense) and len(base.layers) > 1
+        if not is_head:
+            return keras.Model(base.inputs, base.outputs[0], name="base")
+        output = last.input
+    else:
+        try:
+            output = base.get_layer(features_layer).output
+        except ValueError:
+            names = ", ".join(layer.name for layer in base.layers)
+            raise ValueError(
+                f"`features_layer`: the base has no layer {features_layer!r} "
+                f"(it has {names})."
+            ) from None
+    return keras.Model(base.inputs, output, name="base")
+
+
+def _with_head(extractor, num_classes, augment, head_dropout):
+    inputs = keras.Input(tuple(extractor.inputs[0].shape[1:]))
+    features = inputs
+    if augment is not False:
+        for layer in augmentation_layers(augment):
+            features = layer(features)
+    # training=False: the base's batch norm stays in inference mode.
+    features = extractor(features, training=False)
+    if len(features.shape) > 2:
+        features = keras.layers.GlobalAveragePooling2D()(features)
+    if head_dropout:
+        features = keras.layers.Dropout(head_dropout, seed=1)(features)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", kernel_initializer="glorot_uniform",
+        name="head",
+    )(features)  # fmt: skip
+    return keras.Model(inputs, outputs, name="fine_tuned")
+
+
+def _layers_with_weights(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers_with_weights(layer)
+        elif layer.weights:
+            yield layer
+
+
+def _stage_state(folder):
+    state = read_json(folder / "state.json", fix=f"Delete {folder} to run it again.")
+    if state is None:
+        return {}
+    rate = state.get("learning_rate") if isinstance(state, dict) else None
+    if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+        raise StateFileError(
+            f"{folder / 'state.json'} must hold a positive learning_rate. "
+            f"Received: {state!r:.200}. Delete {folder} to run the stage again."
+        )
+    return state
+
+
+def _run_stage(model, batches, validation_data, folder, state, epochs, monitor,
+               patience, verbose, result, name):  # fmt: skip
+    checkpoint = BestCheckpoint(folder / "best" / "model.keras", monitor=monitor)
+    if state.get("done"):
+        best = best_checkpoint_path(folder / "best")  # Size and SHA-256 checked.
+        if best is None:
+            raise StateFileError(
+                f"{folder} is a finished stage without a best checkpoint. Delete "
+                f"{folder} to run the stage again."
+            )
+        model.set_weights(keras.models.load_model(best, compile=False).get_weights())
+        result.histories[name] = read_json(folder / "history.json") or {}
+        result.best_paths[name] = best
+        return
+    stopper = EarlyStopping(monitor, patience=patience, restore_best_weights=True)
+    schedule = OneCycle(state["learning_rate"])
+    history = model.fit(
+        batches,
+        validation_data=tuple(validation_data),
+        epochs=epochs,
+        shuffle=False,
+        verbose=verbose,
+        callbacks=[
+            schedule,
+            batches.follow_epochs(),
+            stopper,
+            checkpoint,
+            ResumableBackup(
+                folder / "backup",
+                callbacks={"stopper": stopper, "checkpoint": checkpoint},
+            ),
+        ],
+    )
+    logs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    write_json(folder / "history.json", logs)
+    write_json(folder / "state.json", {**state, "done": True})
+    result.histories[name] = logs
+    result.best_paths[name] = checkpoint.best_path
