@@ -9,13 +9,20 @@
    gives the base's layers multipliers spaced geometrically from
    `lowest_multiplier` (its first layer) to 1 (the head).
 
-The base is called with `training=False`, as Keras's transfer-learning guide
-does: its batch normalization layers stay in inference mode (their moving
-statistics untouched) while frozen and after, and its own dropout and
-augmentation are off; augmentation for the new data goes in front of the base
-(`augment=`). Each stage keeps its best checkpoint (`BestCheckpoint`), stops
-early (`EarlyStopping`, restoring its best weights) and backs up its state
-every epoch (`ResumableBackup`): run it again with the same `log_dir` after
+The base's batch normalization layers stay frozen in both stages, so in
+inference mode: their moving statistics (and scale and offset) are the
+pretrained ones. Keras's transfer-learning guide calls the base with
+`training=False` for this, but in Keras 3 that holds only while the base is
+frozen: once it is trainable, `fit`'s `training=True` reaches its layers
+(keras-team/keras#20285) and the statistics drift; a `BatchNormalization`
+with `trainable=False` normalizes with its moving statistics whatever
+`training` says. The base is still called with `training=False` (its own
+dropout and augmentation stay off); augmentation for the new data goes in
+front of the base (`augment=`).
+
+Each stage keeps its best checkpoint (`BestCheckpoint`), stops early
+(`EarlyStopping`, restoring its best weights) and backs up its state every
+epoch (`ResumableBackup`): run it again with the same `log_dir` after
 a crash and a finished stage is not run again (its best weights are loaded,
 its learning rate read back), an interrupted one continues from its last
 epoch.
@@ -81,12 +88,15 @@ class FineTuneResult:
 
 
 def load_base(base):
-    """A base model: a `keras.Model`, the path of a saved `.keras` model, or
+    """A base model: a `keras.Model` (copied), the path of a saved `.keras` model, or
     `"applications:NAME"` (`keras.applications.NAME(include_top=False,
     weights="imagenet", pooling="avg")`: downloads its weights once, so it
     needs a network the first time)."""
     if isinstance(base, keras.Model):
-        return base
+        # A copy: fine-tuning leaves the caller's model as it was.
+        copy = keras.models.clone_model(base)
+        copy.set_weights(base.get_weights())
+        return copy
     if isinstance(base, str) and base.startswith(APPLICATIONS_PREFIX):
         name = base[len(APPLICATIONS_PREFIX) :]
         constructor = getattr(keras.applications, name, None)
@@ -147,8 +157,9 @@ def fine_tune(
             (default: the head's rate / 10).
         lowest_multiplier: The multiplier of the base's first layer in the
             second stage, in (0, 1]; 1 gives every layer the same rate.
-        unfreeze: How many of the base's last layers with weights the second
-            stage trains (default: all).
+        unfreeze: How many of the base's last layers with weights (batch
+            norm aside, which stays frozen) the second stage trains
+            (default: all).
         augment: Augmentation in front of the base (`build_cnn`'s `augment`).
         head_dropout: Dropout before the new head, in [0, 1).
         batch_size: Batch size of both stages.
@@ -225,7 +236,15 @@ def fine_tune(
         return result
     # Stage 2: unfrozen, discriminative rates.
     extractor.trainable = True
-    weighted = list(_layers_with_weights(extractor))
+    # Batch norm stays frozen, so in inference mode: in Keras 3 the
+    # `training=False` of the base's call does not hold once the base is
+    # trainable (fit's training=True reaches its layers; keras-team/keras
+    # #20285), but a BatchNormalization with trainable=False normalizes with
+    # its moving statistics and does not update them.
+    for layer in _all_layers(extractor):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    weighted = [layer for layer in _layers_with_weights(extractor) if layer.trainable]
     frozen = weighted[: len(weighted) - unfreeze] if unfreeze else []
     for layer in frozen:
         layer.trainable = False
@@ -299,12 +318,16 @@ def _with_head(extractor, num_classes, augment, head_dropout):
     return keras.Model(inputs, outputs, name="fine_tuned")
 
 
-def _layers_with_weights(model):
+def _all_layers(model):
     for layer in model.layers:
         if isinstance(layer, keras.Model):
-            yield from _layers_with_weights(layer)
-        elif layer.weights:
+            yield from _all_layers(layer)
+        else:
             yield layer
+
+
+def _layers_with_weights(model):
+    return (layer for layer in _all_layers(model) if layer.weights)
 
 
 def _stage_state(folder):
@@ -332,7 +355,7 @@ def _run_stage(model, batches, validation_data, folder, state, epochs, monitor,
             )
         model.set_weights(keras.models.load_model(best, compile=False).get_weights())
         result.histories[name] = read_json(folder / "history.json") or {}
-        result.best_paths[name] = best
+        result.best_paths[name] = Path(best)
         return
     stopper = EarlyStopping(monitor, patience=patience, restore_best_weights=True)
     schedule = OneCycle(state["learning_rate"])
@@ -357,4 +380,4 @@ def _run_stage(model, batches, validation_data, folder, state, epochs, monitor,
     write_json(folder / "history.json", logs)
     write_json(folder / "state.json", {**state, "done": True})
     result.histories[name] = logs
-    result.best_paths[name] = checkpoint.best_path
+    result.best_paths[name] = Path(checkpoint.best_path)
