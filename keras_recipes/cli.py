@@ -5,6 +5,7 @@
     keras-recipes diagnose
     keras-recipes schedule --schedule piecewise --boundaries 5 15
     keras-recipes tune --algorithm hyperband
+    keras-recipes fine-tune --base model.keras --dataset new.npz
     keras-recipes predict --run-dir runs/train-X --input new.csv
     keras-recipes SUBCOMMAND --help
 
@@ -30,6 +31,7 @@ COMMANDS = (
     ("diagnose", "keras_recipes.commands.diagnose"),
     ("schedule", "keras_recipes.commands.schedule"),
     ("tune", "keras_recipes.commands.tune"),
+    ("fine-tune", "keras_recipes.commands.fine_tune"),
     ("predict", "keras_recipes.commands.predict"),
 )
 

@@ -131,6 +131,9 @@ def fine_tune(
     unfreeze=None,
     augment=False,
     head_dropout=0.0,
+    weight_decay=None,
+    clipnorm=None,
+    global_clipnorm=None,
     batch_size=32,
     monitor="val_accuracy",
     patience=5,
@@ -162,6 +165,8 @@ def fine_tune(
             (default: all).
         augment: Augmentation in front of the base (`build_cnn`'s `augment`).
         head_dropout: Dropout before the new head, in [0, 1).
+        weight_decay, clipnorm, global_clipnorm: Both stages' regularization
+            (`keras_recipes.optimizers.make_optimizer`: AdamW with a decay).
         batch_size: Batch size of both stages.
         monitor: The metric of the checkpoints and early stopping.
         patience: Early stopping's patience in each stage.
@@ -195,6 +200,9 @@ def fine_tune(
     seed = check_int("seed", seed, low=0, high=2**32 - 1)
     check_choice("verbose", verbose, (0, 1, 2))
     log_dir = Path(check_path("log_dir", log_dir))
+    regularization = {"weight_decay": weight_decay, "clipnorm": clipnorm,
+                      "global_clipnorm": global_clipnorm}  # fmt: skip
+    make_optimizer("adam", 1e-3, **regularization)  # Checks them.
     say = print if verbose else (lambda *a, **k: None)
 
     base = load_base(base)
@@ -214,7 +222,7 @@ def fine_tune(
     # Stage 1: the head alone.
     extractor.trainable = False
     model.compile(
-        optimizer=make_optimizer("adam", 1e-3),
+        optimizer=make_optimizer("adam", 1e-3, **regularization),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -259,7 +267,7 @@ def fine_tune(
     rate = fine_tune_learning_rate or result.learning_rates["head"] / 10
     model.compile(
         optimizer=DiscriminativeOptimizer(
-            make_optimizer("adam", rate),
+            make_optimizer("adam", rate, **regularization),
             [(layer, multipliers[layer.name]) for layer in trained],
         ),
         loss="sparse_categorical_crossentropy",

@@ -113,10 +113,11 @@ class TrainedClassifier:
 
 
 def load_classifier(run_dir):
-    """Loads a finished `train` run's best model with its labels and inputs.
+    """Loads a finished run's best model with its labels and inputs.
 
     Args:
-        run_dir: The run folder (`--log-dir` of `keras-recipes train`).
+        run_dir: The run folder (`--log-dir` of `keras-recipes train` or
+            `keras-recipes fine-tune`).
 
     Returns:
         A `TrainedClassifier`.
@@ -141,10 +142,18 @@ def load_classifier(run_dir):
     fix = f"Train again into a new folder, or restore {run_dir} from a copy."
     classes = _read_classes(run_dir / CLASSES_FILE, fix)
     mean, std, names = _read_inputs(run_dir / INPUTS_FILE, fix)
-    path = best_checkpoint_path(run_dir / "best")  # Size and SHA-256 checked.
+    # train's best/, or fine-tune's last stage (fine_tune/best, or head/best
+    # when it ran the head only).
+    folders = [
+        run_dir / "best",
+        run_dir / "fine_tune" / "best",
+        run_dir / "head" / "best",
+    ]
+    folder = next((f for f in folders if f.is_dir()), folders[0])
+    path = best_checkpoint_path(folder)  # Size and SHA-256 checked.
     if path is None:
-        raise StateFileError(f"{run_dir / 'best'} holds no best checkpoint. {fix}")
-    model = keras.models.load_model(path)
+        raise StateFileError(f"{folder} holds no best checkpoint. {fix}")
+    model = keras.models.load_model(path, compile=False)  # No optimizer needed.
     outputs, inputs = model.outputs[0].shape[-1], tuple(model.inputs[0].shape[1:])
     if outputs != len(classes) or inputs != mean.shape:
         raise StateFileError(

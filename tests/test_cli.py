@@ -256,6 +256,8 @@ def test_the_preview_takes_the_schedule_flags_train_takes():
         }
         options -= {"suggestion", "activation", "batch_size", "patience"}
         options -= {"resume", "overwrite"}  # train's run folder
+        # train's model and optimizer
+        options -= {"augment", "weight_decay", "clipnorm", "global_clipnorm"}
         return options, actions["schedule"].choices
 
     assert schedule_flags("schedule") == schedule_flags("train")

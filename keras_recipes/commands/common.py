@@ -197,6 +197,39 @@ def non_negative_float(text):
     return value
 
 
+def add_regularization(parser):
+    """`--weight-decay` (AdamW) and `--clipnorm` / `--global-clipnorm`:
+    Keras's own, passed to `keras_recipes.optimizers.make_optimizer`."""
+    parser.add_argument(
+        "--weight-decay",
+        type=non_negative_float,
+        default=0.0,
+        help="decoupled weight decay (AdamW instead of Adam); 0: none",
+    )
+    clipping = parser.add_mutually_exclusive_group()
+    clipping.add_argument(
+        "--clipnorm",
+        type=positive_float,
+        default=None,
+        help="clip each variable's gradient to this norm",
+    )
+    clipping.add_argument(
+        "--global-clipnorm",
+        type=positive_float,
+        default=None,
+        help="clip all gradients together to this global norm",
+    )
+
+
+def regularization_of(args):
+    """`make_optimizer`'s keyword arguments from `add_regularization`'s flags."""
+    return {
+        "weight_decay": args.weight_decay,
+        "clipnorm": args.clipnorm,
+        "global_clipnorm": args.global_clipnorm,
+    }
+
+
 def _flag(name, applies_to, help, **keywords):
     """One schedule flag: its name, the schedules it applies to, and the
     keywords of `add_argument`."""

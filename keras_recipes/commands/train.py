@@ -46,14 +46,15 @@ from keras_recipes.commands.common import (
     add_batch_size,
     add_dataset,
     add_log_dir,
+    add_regularization,
     add_schedule,
     add_seed,
     load_data,
     main_of,
     new_parser,
-    non_negative_float,
     positive_float,
     positive_int,
+    regularization_of,
     scheduling_callback_of,
     write_schedule_csv,
 )
@@ -116,25 +117,7 @@ def build_parser(parser=None):
         help="random shifts, rotations and zooms of the images in training "
         "(the CNN; keras_recipes.models.augment)",
     )
-    parser.add_argument(
-        "--weight-decay",
-        type=non_negative_float,
-        default=0.0,
-        help="decoupled weight decay (AdamW instead of Adam); 0: none",
-    )
-    clipping = parser.add_mutually_exclusive_group()
-    clipping.add_argument(
-        "--clipnorm",
-        type=positive_float,
-        default=None,
-        help="clip each variable's gradient to this norm",
-    )
-    clipping.add_argument(
-        "--global-clipnorm",
-        type=positive_float,
-        default=None,
-        help="clip all gradients together to this global norm",
-    )
+    add_regularization(parser)
     add_log_dir(parser, "train")
     add_seed(parser)
     parser.add_argument(
@@ -258,13 +241,7 @@ def run(args):
             data.x_train.shape[1:], data.num_classes, activation=args.activation
         )
     model.compile(
-        optimizer=make_optimizer(
-            "adam",
-            1e-3,
-            weight_decay=args.weight_decay,
-            clipnorm=args.clipnorm,
-            global_clipnorm=args.global_clipnorm,
-        ),
+        optimizer=make_optimizer("adam", 1e-3, **regularization_of(args)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
