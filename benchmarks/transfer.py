@@ -21,8 +21,12 @@ the wall times (pretraining apart).
 
 Goal: fine-tuning beats from-scratch on >= 8 of 10 seeds.
 
+The fine-tuning and scratch arms train at `--batch` (default 16: the sample
+is 63 images, 4 steps an epoch).
+
 Usage:
-    KERAS_BACKEND=tensorflow python benchmarks/transfer.py --seeds 10
+    KERAS_BACKEND=jax python benchmarks/transfer.py --seeds 10
+    KERAS_BACKEND=jax python benchmarks/transfer.py --seeds 10 --batch 32
 """
 
 import argparse
@@ -40,7 +44,8 @@ import keras_recipes as kr
 from keras_recipes.data import load_dataset
 from keras_recipes.fine_tuning import fine_tune
 
-HEAD_EPOCHS, EPOCHS, PRETRAIN_EPOCHS, BATCH = 3, 10, 8, 32
+# Batch 16: the sample is 63 images, 4 steps an epoch (32 gives 2).
+HEAD_EPOCHS, EPOCHS, PRETRAIN_EPOCHS, BATCH, PRETRAIN_BATCH = 3, 10, 8, 16, 32
 
 
 def subset(x, y, classes):
@@ -58,16 +63,16 @@ def sample(x, y, fraction, seed):
     return x[rows], y[rows]
 
 
-def scratch(x, y, validation_data, seed):
+def scratch(x, y, validation_data, seed, batch, suggestion):
     """The recipe from a fresh initialization: finder, 1cycle, best epoch."""
     keras.utils.set_random_seed(seed)
     model = kr.build_cnn((8, 8, 1), 5, filters=(16, 32))
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    finder = kr.find_learning_rate(model, x, y, batch_size=BATCH, verbose=0)
-    rate = finder.suggestions.get("minimum") or 1e-3
+    finder = kr.find_learning_rate(model, x, y, batch_size=batch, verbose=0)
+    rate = finder.suggestions.get(suggestion) or 1e-3
     stopper = kr.EarlyStopping("val_accuracy", patience=5)
     model.fit(
-        x, y, validation_data=validation_data, batch_size=BATCH,
+        x, y, validation_data=validation_data, batch_size=batch,
         epochs=HEAD_EPOCHS + EPOCHS, verbose=0,
         callbacks=[kr.OneCycle(rate), stopper],
     )  # fmt: skip
@@ -79,6 +84,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--fraction", type=float, default=0.1)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--suggestion", default="minimum")
     args = parser.parse_args(argv)
     rows = []
     for seed in range(args.seeds):
@@ -93,7 +100,7 @@ def main(argv=None):
         pretrained = kr.build_cnn((8, 8, 1), 5, filters=(16, 32))
         pretrained.compile("adam", "sparse_categorical_crossentropy",
                            metrics=["accuracy"])  # fmt: skip
-        pretrained.fit(x04, y04, validation_data=val04, batch_size=BATCH,
+        pretrained.fit(x04, y04, validation_data=val04, batch_size=PRETRAIN_BATCH,
                        epochs=PRETRAIN_EPOCHS, verbose=0)  # fmt: skip
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "pretrained.keras"
@@ -104,13 +111,14 @@ def main(argv=None):
                 result = fine_tune(
                     str(path), xs, ys, validation_data=val59, num_classes=5,
                     head_epochs=HEAD_EPOCHS, epochs=EPOCHS, lowest_multiplier=lowest,
-                    batch_size=BATCH, log_dir=Path(folder) / arm, seed=seed,
+                    batch_size=args.batch, log_dir=Path(folder) / arm, seed=seed,
+                    suggestion=args.suggestion,
                     verbose=0,
                 )  # fmt: skip
                 row[arm + "_seconds"] = time.perf_counter() - start
                 row[arm] = float(result.model.evaluate(*test59, verbose=0)[1])
             start = time.perf_counter()
-            model = scratch(xs, ys, val59, seed)
+            model = scratch(xs, ys, val59, seed, args.batch, args.suggestion)
             row["scratch_seconds"] = time.perf_counter() - start
             row["scratch"] = float(model.evaluate(*test59, verbose=0)[1])
         rows.append(row)
@@ -125,7 +133,8 @@ def report(rows, args):
 
     backend, samples = keras.backend.backend(), rows[0]["samples"]
     print(f"\nbackend {backend}, {len(rows)} seeds, sample {args.fraction:.0%} of "
-          f"digits 5-9 ({samples} images)")  # fmt: skip
+          f"digits 5-9 ({samples} images), batch {args.batch}, head rate: the "
+          f"finder's {args.suggestion}")  # fmt: skip
     print("| arm | test accuracy, median (min-max) | seconds, median (min-max) |")
     print("|---|---|---|")
     for arm in ("fine-tune", "uniform", "scratch"):

@@ -126,6 +126,7 @@ def fine_tune(
     head_epochs=3,
     epochs=10,
     learning_rate=None,
+    suggestion="minimum",
     fine_tune_learning_rate=None,
     lowest_multiplier=0.01,
     unfreeze=None,
@@ -155,7 +156,10 @@ def fine_tune(
         head_epochs: Epochs of the first stage (the head alone).
         epochs: Epochs of the second stage (0: the head only).
         learning_rate: The head's peak rate (default: the LR finder's
-            `minimum` suggestion, as `keras-recipes train` uses for 1cycle).
+            `suggestion`).
+        suggestion: The finder's suggestion for the head: `"minimum"` (a
+            tenth of the loss minimum's rate, what `keras-recipes train` uses
+            for 1cycle), `"valley"`, `"steep"` or `"slide"`.
         fine_tune_learning_rate: The second stage's peak rate for the head
             (default: the head's rate / 10).
         lowest_multiplier: The multiplier of the base's first layer in the
@@ -192,6 +196,7 @@ def fine_tune(
     for name, value in rates.items():
         if value is not None:
             check_number(name, value, low=0, low_open=True)
+    check_choice("suggestion", suggestion, ("minimum", "valley", "steep", "slide"))
     check_number("lowest_multiplier", lowest_multiplier, low=0, high=1, low_open=True)
     unfreeze = check_int("unfreeze", unfreeze, low=1, allow_none=True)
     check_number("head_dropout", head_dropout, low=0, high=1, high_open=True)
@@ -231,7 +236,7 @@ def fine_tune(
         if learning_rate is None:
             say("fine_tune [1/2] head: LR range test")
             finder = find_learning_rate(model, x, y, batch_size=batch_size, verbose=0)
-            learning_rate = finder.suggestions.get("minimum") or 1e-3
+            learning_rate = finder.suggestions.get(suggestion) or 1e-3
         state = {"learning_rate": float(learning_rate), "done": False}
         write_json(log_dir / "head" / "state.json", state)
     result.learning_rates["head"] = state["learning_rate"]
