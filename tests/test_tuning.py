@@ -95,6 +95,25 @@ def test_bad_space_is_refused_with_the_name_and_value(space, error, match):
         MLPHyperModel((64,), 10, space=space)
 
 
+@pytest.mark.backend_independent
+def test_weight_decay_and_clipping_are_searched_only_when_given():
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    model = MLPHyperModel((64,), 10, space={"optimizer": "adam"}).build(hp)
+    assert "weight_decay" not in hp.values and "global_clipnorm" not in hp.values
+    assert model.optimizer.weight_decay is None
+    assert model.optimizer.global_clipnorm is None
+    space = {"optimizer": ["adam", "sgd"], "weight_decay": [1e-3, 1e-2],
+             "global_clipnorm": 1.0}  # fmt: skip
+    hp = keras_tuner.HyperParameters()
+    model = MLPHyperModel((64,), 10, space=space).build(hp)
+    assert hp.values["weight_decay"] == model.optimizer.weight_decay == 1e-3
+    assert hp.values["global_clipnorm"] == model.optimizer.global_clipnorm == 1.0
+    with pytest.raises(ValueError, match=r"`space\['weight_decay'\]`"):
+        MLPHyperModel((64,), 10, space={"weight_decay": -1.0})
+
+
 def test_grid_search_needs_lists_not_ranges(digits, tmp_path):
     space = dict(SMALL_SPACE, learning_rate=(1e-3, 1e-1), hidden_layers=(1, 2))
     with pytest.raises(ValueError, match=r"Grid search.*ranges: \['learning_rate'\]"):

@@ -26,6 +26,9 @@ DEFAULT_SPACE = {
     "learning_rate": ("float", (1e-4, 1e-1), True),
     "schedule": ("str", list(SCHEDULE_NAMES), False),
     "batch_size": ("int", [32, 64, 128], False),
+    # Searched only when given in `space` (None: not a hyperparameter).
+    "weight_decay": ("float", None, True),
+    "global_clipnorm": ("float", None, True),
 }
 _ALLOWED = {
     "activation": HIDDEN_ACTIVATIONS,
@@ -51,7 +54,11 @@ class MLPHyperModel(keras_tuner.HyperModel):
     - `learning_rate`: 1e-4 to 0.1, log-sampled (1cycle: the peak);
     - `schedule`: none, power, exponential, piecewise, performance,
       one-cycle (`keras_recipes.callbacks.by_name.scheduling_callback`);
-    - `batch_size`: 32, 64, 128 (passed to `fit`).
+    - `batch_size`: 32, 64, 128 (passed to `fit`);
+    - `weight_decay` and `global_clipnorm`: not searched unless given in
+      `space` (e.g. `{"weight_decay": [0.0, 1e-4, 1e-3]}`): Keras's decoupled
+      weight decay (for `adamw`, 0 keeps Keras's 0.004) and clipping of all
+      gradients together (0: none).
 
     A value in `space` is a list (a choice), a `(low, high)` tuple (a range;
     log-sampled for `units`, `l2` and `learning_rate`), or a single value
@@ -123,7 +130,10 @@ class MLPHyperModel(keras_tuner.HyperModel):
             output_activation="sigmoid" if self.num_classes == 1 else "softmax",
         )
         optimizer = make_optimizer(
-            self._value(hp, "optimizer"), self._value(hp, "learning_rate")
+            self._value(hp, "optimizer"),
+            self._value(hp, "learning_rate"),
+            weight_decay=self._value(hp, "weight_decay"),
+            global_clipnorm=self._value(hp, "global_clipnorm"),
         )
         self._value(hp, "schedule")
         self._value(hp, "batch_size")
@@ -170,6 +180,8 @@ class MLPHyperModel(keras_tuner.HyperModel):
         """Registers `name` in `hp` as the space says, and returns its value."""
         kind, _, log = DEFAULT_SPACE[name]
         spec = self.space[name]
+        if spec is None:  # Not searched.
+            return None
         if isinstance(spec, list):
             if kind == "bool" and sorted(spec) == [False, True]:
                 return hp.Boolean(name)
@@ -266,20 +278,27 @@ def _check_value(name, kind, value):
     return value
 
 
-def make_optimizer(name, learning_rate):
-    """A Keras optimizer from the search space's `optimizer` name."""
+def make_optimizer(name, learning_rate, *, weight_decay=None, global_clipnorm=None):
+    """A Keras optimizer from the search space's `optimizer` name, with
+    Keras's own decoupled weight decay and global clipping (0 or None: none;
+    `adamw` keeps Keras's weight decay 0.004 unless one is given)."""
+    options = {"global_clipnorm": global_clipnorm or None}
+    if weight_decay:
+        options["weight_decay"] = weight_decay
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
+        return keras.optimizers.SGD(learning_rate, **options)
     if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+        return keras.optimizers.SGD(learning_rate, momentum=0.9, **options)
     if name == "nesterov":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+        return keras.optimizers.SGD(
+            learning_rate, momentum=0.9, nesterov=True, **options
+        )
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
+        return keras.optimizers.RMSprop(learning_rate, **options)
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(learning_rate, **options)
     if name == "adamw":
-        return keras.optimizers.AdamW(learning_rate)
+        return keras.optimizers.AdamW(learning_rate, **options)
     if name == "nadam":
-        return keras.optimizers.Nadam(learning_rate)
+        return keras.optimizers.Nadam(learning_rate, **options)
     raise ValueError(f"Unknown optimizer {name!r}. Allowed: {list(OPTIMIZERS)}")
