@@ -58,10 +58,13 @@ from keras_recipes.callbacks import (
     best_checkpoint_path,
 )
 from keras_recipes.lr_finder.find import find_learning_rate
-from keras_recipes.models.augment import augmentation_layers
+from keras_recipes.models.transfer import (
+    layers_with_weights,
+    load_base,
+    with_new_head,
+)
 from keras_recipes.optimizers import DiscriminativeOptimizer, make_optimizer
 
-APPLICATIONS_PREFIX = "applications:"
 STAGES = ("head", "fine_tune")
 
 
@@ -78,41 +81,16 @@ class FineTuneResult:
         multipliers: The rate multiplier of each base layer with weights in
             the second stage (its name to the multiplier).
         best_paths: Each stage's best checkpoint.
+        schedules: Each stage's `(learning_rates, momenta)`, one value per
+            optimizer step it ran (1cycle's, the momentum is Adam's beta_1).
     """
 
     model: object
     histories: dict = field(default_factory=dict)
+    schedules: dict = field(default_factory=dict)
     learning_rates: dict = field(default_factory=dict)
     multipliers: dict = field(default_factory=dict)
     best_paths: dict = field(default_factory=dict)
-
-
-def load_base(base):
-    """A base model: a `keras.Model` (copied), the path of a saved `.keras` model, or
-    `"applications:NAME"` (`keras.applications.NAME(include_top=False,
-    weights="imagenet", pooling="avg")`: downloads its weights once, so it
-    needs a network the first time)."""
-    if isinstance(base, keras.Model):
-        # A copy: fine-tuning leaves the caller's model as it was.
-        copy = keras.models.clone_model(base)
-        copy.set_weights(base.get_weights())
-        return copy
-    if isinstance(base, str) and base.startswith(APPLICATIONS_PREFIX):
-        name = base[len(APPLICATIONS_PREFIX) :]
-        constructor = getattr(keras.applications, name, None)
-        if not callable(constructor):
-            raise ValueError(
-                f"`base`: keras.applications has no model {name!r}. Received: "
-                f"base={base!r}"
-            )
-        return constructor(include_top=False, weights="imagenet", pooling="avg")
-    path = Path(check_path("base", base))
-    if path.suffix != ".keras" or not path.exists():
-        raise ValueError(
-            "`base` must be a keras.Model, an existing .keras file, or "
-            f"'applications:NAME'. Received: base={str(base)!r}"
-        )
-    return keras.models.load_model(path)
 
 
 def fine_tune(
@@ -146,7 +124,7 @@ def fine_tune(
 
     Args:
         base: A `keras.Model`, a `.keras` file, or `"applications:NAME"`
-            (see `load_base`).
+            (see `keras_recipes.models.transfer.load_base`).
         x, y: Training arrays; `y` holds class ids 0..num_classes-1.
         validation_data: `(x_val, y_val)`.
         num_classes: Classes of the new head.
@@ -212,8 +190,10 @@ def fine_tune(
 
     base = load_base(base)
     keras.utils.set_random_seed(seed)  # The head's initialization.
-    extractor = _extractor(base, features_layer)
-    model = _with_head(extractor, num_classes, augment, head_dropout)
+    model, extractor = with_new_head(
+        base, num_classes, features_layer=features_layer, augment=augment,
+        head_dropout=head_dropout,
+    )  # fmt: skip
     y = np.asarray(y)
     labels = np.unique(y)
     if labels.min() < 0 or labels.max() >= num_classes:
@@ -254,10 +234,10 @@ def fine_tune(
     # trainable (fit's training=True reaches its layers; keras-team/keras
     # #20285), but a BatchNormalization with trainable=False normalizes with
     # its moving statistics and does not update them.
-    for layer in _all_layers(extractor):
+    for layer in layers_with_weights(extractor):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
-    weighted = [layer for layer in _layers_with_weights(extractor) if layer.trainable]
+    weighted = [layer for layer in layers_with_weights(extractor) if layer.trainable]
     frozen = weighted[: len(weighted) - unfreeze] if unfreeze else []
     for layer in frozen:
         layer.trainable = False
@@ -293,56 +273,6 @@ def fine_tune(
     return result
 
 
-def _extractor(base, features_layer):
-    if features_layer is None:
-        last = base.layers[-1]
-        is_head = isinstance(last, keras.layers.Dense) and len(base.layers) > 1
-        if not is_head:
-            return keras.Model(base.inputs, base.outputs[0], name="base")
-        output = last.input
-    else:
-        try:
-            output = base.get_layer(features_layer).output
-        except ValueError:
-            names = ", ".join(layer.name for layer in base.layers)
-            raise ValueError(
-                f"`features_layer`: the base has no layer {features_layer!r} "
-                f"(it has {names})."
-            ) from None
-    return keras.Model(base.inputs, output, name="base")
-
-
-def _with_head(extractor, num_classes, augment, head_dropout):
-    inputs = keras.Input(tuple(extractor.inputs[0].shape[1:]))
-    features = inputs
-    if augment is not False:
-        for layer in augmentation_layers(augment):
-            features = layer(features)
-    # training=False: the base's batch norm stays in inference mode.
-    features = extractor(features, training=False)
-    if len(features.shape) > 2:
-        features = keras.layers.GlobalAveragePooling2D()(features)
-    if head_dropout:
-        features = keras.layers.Dropout(head_dropout, seed=1)(features)
-    outputs = keras.layers.Dense(
-        num_classes, activation="softmax", kernel_initializer="glorot_uniform",
-        name="head",
-    )(features)  # fmt: skip
-    return keras.Model(inputs, outputs, name="fine_tuned")
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-        else:
-            yield layer
-
-
-def _layers_with_weights(model):
-    return (layer for layer in _all_layers(model) if layer.weights)
-
-
 def _stage_state(folder):
     state = read_json(folder / "state.json", fix=f"Delete {folder} to run it again.")
     if state is None:
@@ -369,6 +299,7 @@ def _run_stage(model, batches, validation_data, folder, state, epochs, monitor,
         model.set_weights(keras.models.load_model(best, compile=False).get_weights())
         result.histories[name] = read_json(folder / "history.json") or {}
         result.best_paths[name] = Path(best)
+        _record_schedule(result, name, state, epochs, len(batches))
         return
     stopper = EarlyStopping(monitor, patience=patience, restore_best_weights=True)
     schedule = OneCycle(state["learning_rate"])
@@ -394,3 +325,14 @@ def _run_stage(model, batches, validation_data, folder, state, epochs, monitor,
     write_json(folder / "state.json", {**state, "done": True})
     result.histories[name] = logs
     result.best_paths[name] = Path(checkpoint.best_path)
+    _record_schedule(result, name, state, epochs, len(batches))
+
+
+def _record_schedule(result, name, state, epochs, steps_per_epoch):
+    """The stage's 1cycle, at each step of the epochs it ran."""
+    from keras_recipes.schedules import evaluate
+
+    curves = OneCycle(state["learning_rate"]).schedule_for(epochs, steps_per_epoch)
+    steps = np.arange(len(result.histories[name].get("loss", [])) * steps_per_epoch)
+    momenta = None if curves.momentum is None else evaluate(curves.momentum, steps)
+    result.schedules[name] = (evaluate(curves.learning_rate, steps), momenta)

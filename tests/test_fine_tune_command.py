@@ -45,6 +45,14 @@ def test_the_smoke_run_writes_both_stages_and_predict_reads_it(base, tmp_path, c
         assert (run / stage / "best" / "checkpoints.json").exists()
         assert not (run / stage / "backup").exists()  # removed when done
     assert (run / "learning_curves.png").stat().st_size > 0
+    assert (run / "schedule.png").stat().st_size > 0
+    rows = (run / "schedule.csv").read_text().splitlines()
+    # One row per step of both stages (1 epoch each, 1257 / 32 -> 40 steps),
+    # each stage's 1cycle peaking at its own rate.
+    rates = [float(row.split(",")[2]) for row in rows[1:]]
+    assert len(rates) == 80
+    peaks = max(rates[:40]), max(rates[40:])
+    assert peaks[1] == pytest.approx(peaks[0] / 10, rel=0.05)
     assert json.loads((run / "classes.json").read_text())["classes"] == list(range(10))
     capsys.readouterr()
     assert cli.main(["predict", "--run-dir", str(run)]) == 0

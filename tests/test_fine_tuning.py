@@ -141,3 +141,21 @@ def test_bad_arguments_are_refused_before_any_training(data, tmp_path, kwargs, m
         fine_tune(**{**arguments, **kwargs})
     assert message in str(caught.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.backend_independent
+def test_an_applications_base_is_loaded_as_keras_applications_gives_it(monkeypatch):
+    # No network here: the constructor is replaced, and what it is asked for
+    # is checked (a feature extractor with ImageNet weights).
+    from keras_recipes.models.transfer import load_base
+
+    asked = {}
+
+    def fake(**kwargs):
+        asked.update(kwargs)
+        return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten()])
+
+    monkeypatch.setattr(keras.applications, "MobileNetV2", fake)
+    base = load_base("applications:MobileNetV2")
+    assert asked == {"include_top": False, "weights": "imagenet", "pooling": "avg"}
+    assert isinstance(base, keras.Model)

@@ -24,11 +24,15 @@ Usage:
 One run folder (--log-dir, default runs/fine_tune-<time>) holds args.json,
 classes.json and inputs.npz (so `keras-recipes predict --run-dir` works on
 it), head/ and fine_tune/ (each: best/, history.json, state.json, backup/
-while it runs), learning_curves.png (both stages) and metrics.json (test
+while it runs), learning_curves.png and schedule.png / schedule.csv (both
+stages, step by step) and metrics.json (test
 accuracy, rates, multipliers; written last: a folder with it is finished).
 """
 
+import math
 import time
+
+import numpy as np
 
 from keras_recipes.commands.common import (
     UsageError,
@@ -44,6 +48,7 @@ from keras_recipes.commands.common import (
     positive_float,
     positive_int,
     regularization_of,
+    write_schedule_csv,
 )
 
 
@@ -103,8 +108,9 @@ def run(args):
     import keras
 
     from keras_recipes._internal.atomic import write_json
-    from keras_recipes.fine_tuning import fine_tune, load_base
-    from keras_recipes.plots import plot_learning_curves
+    from keras_recipes.fine_tuning import fine_tune
+    from keras_recipes.models.transfer import load_base
+    from keras_recipes.plots import plot_learning_curves, plot_schedule
     from keras_recipes.runs import claim_run_folder, start_run
     from keras_recipes.trained import write_inputs
 
@@ -151,6 +157,13 @@ def run(args):
         [v for h in histories for v in h.get("val_loss", [])],
         log_dir / "learning_curves.png",
     )
+    stages = list(result.schedules.values())
+    rates = np.concatenate([rates for rates, _ in stages])
+    momenta = np.concatenate([m for _, m in stages])
+    steps_per_epoch = math.ceil(len(data.x_train) / args.batch_size)
+    write_schedule_csv(log_dir / "schedule.csv", rates, momenta, steps_per_epoch)
+    title = "Schedule followed: the head's 1cycle, then the whole model's"
+    plot_schedule(rates, momenta, log_dir / "schedule.png", title=title)
     test_loss, test_accuracy = result.model.evaluate(
         data.x_test, data.y_test, verbose=0
     )[:2]
