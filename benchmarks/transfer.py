@@ -86,6 +86,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--suggestion", default="minimum")
+    parser.add_argument("--lowest", type=float, default=0.01,
+                        help="the fine-tune arm's lowest_multiplier")  # fmt: skip
     args = parser.parse_args(argv)
     rows = []
     for seed in range(args.seeds):
@@ -106,7 +108,7 @@ def main(argv=None):
             path = Path(folder) / "pretrained.keras"
             pretrained.save(path)
             row = {"seed": seed, "samples": len(xs)}
-            for arm, lowest in (("fine-tune", 0.01), ("uniform", 1.0)):
+            for arm, lowest in (("fine-tune", args.lowest), ("uniform", 1.0)):
                 start = time.perf_counter()
                 result = fine_tune(
                     str(path), xs, ys, validation_data=val59, num_classes=5,
@@ -134,7 +136,7 @@ def report(rows, args):
     backend, samples = keras.backend.backend(), rows[0]["samples"]
     print(f"\nbackend {backend}, {len(rows)} seeds, sample {args.fraction:.0%} of "
           f"digits 5-9 ({samples} images), batch {args.batch}, head rate: the "
-          f"finder's {args.suggestion}")  # fmt: skip
+          f"finder's {args.suggestion}, lowest multiplier {args.lowest:g}")  # fmt: skip
     print("| arm | test accuracy, median (min-max) | seconds, median (min-max) |")
     print("|---|---|---|")
     for arm in ("fine-tune", "uniform", "scratch"):
