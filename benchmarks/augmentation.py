@@ -17,10 +17,14 @@ the seeds of the four accuracies, the median gain of augmentation and of
 TTA, and the seconds per fit (augmentation runs in the train step).
 
 Usage:
-    KERAS_BACKEND=jax python benchmarks/augmentation.py --seeds 5
+    KERAS_BACKEND=tensorflow python benchmarks/augmentation.py --seeds 5
+    KERAS_BACKEND=tensorflow python benchmarks/augmentation.py --epochs 60
+    KERAS_BACKEND=tensorflow python benchmarks/augmentation.py \
+        --amounts '{"translation": 0.05, "rotation": 0.02, "zoom": 0.0}'
 """
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -56,6 +60,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--amounts", type=json.loads, default=True,
+                        help='build_cnn\'s augment, as JSON (default: true)')  # fmt: skip
     args = parser.parse_args(argv)
     results = {}
     for seed in range(args.seeds):
@@ -65,12 +71,12 @@ def main(argv=None):
             : len(everything) // 4
         ]
         for size, rows in (("all", everything), ("quarter", quarter)):
-            for arm, augment in (("plain", False), ("augment", True)):
+            for arm, augment in (("plain", False), ("augment", args.amounts)):
                 score = fit_and_score(splits, rows, augment, seed, args.epochs)
                 results.setdefault((size, arm), []).append(score)
                 print(size, arm, seed, score, flush=True)
     print(f"\nbackend {keras.backend.backend()}, {args.seeds} seeds, "
-          f"{args.epochs} epochs")  # fmt: skip
+          f"{args.epochs} epochs, augment={args.amounts}")  # fmt: skip
     print("| training set | arm | test accuracy | with TTA | seconds per fit |")
     print("|---|---|---|---|---|")
     for (size, arm), scores in results.items():
