@@ -61,7 +61,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--amounts", type=json.loads, default=True,
-                        help='build_cnn\'s augment, as JSON (default: true)')  # fmt: skip
+                        help="build_cnn's augment as JSON")  # fmt: skip
     args = parser.parse_args(argv)
     results = {}
     for seed in range(args.seeds):
