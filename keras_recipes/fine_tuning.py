@@ -143,8 +143,10 @@ def fine_tune(
         lowest_multiplier: The multiplier of the base's first layer in the
             second stage, in (0, 1]; 1 gives every layer the same rate.
         unfreeze: How many of the base's last layers with weights (batch
-            norm aside, which stays frozen) the second stage trains
-            (default: all).
+            norm aside, which stays frozen) the second stage trains: `None`
+            (all), a count, or a list of increasing counts (`None` last for
+            all) for gradual unfreezing, a stage of `epochs` epochs each
+            (`fine_tune/`, `fine_tune_2/`, ...).
         augment: Augmentation in front of the base (`build_cnn`'s `augment`).
         head_dropout: Dropout before the new head, in [0, 1).
         weight_decay, clipnorm, global_clipnorm: Both stages' regularization
@@ -176,7 +178,7 @@ def fine_tune(
             check_number(name, value, low=0, low_open=True)
     check_choice("suggestion", suggestion, ("minimum", "valley", "steep", "slide"))
     check_number("lowest_multiplier", lowest_multiplier, low=0, high=1, low_open=True)
-    unfreeze = check_int("unfreeze", unfreeze, low=1, allow_none=True)
+    stages = _check_unfreeze(unfreeze)
     check_number("head_dropout", head_dropout, low=0, high=1, high_open=True)
     batch_size = check_int("batch_size", batch_size, low=1, high=1 << 16)
     patience = check_int("patience", patience, low=1)
@@ -227,7 +229,7 @@ def fine_tune(
 
     if epochs == 0:
         return result
-    # Stage 2: unfrozen, discriminative rates.
+    # Stage 2 (one or more): unfrozen, discriminative rates.
     extractor.trainable = True
     # Batch norm stays frozen, so in inference mode: in Keras 3 the
     # `training=False` of the base's call does not hold once the base is
@@ -238,39 +240,64 @@ def fine_tune(
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
     weighted = [layer for layer in layers_with_weights(extractor) if layer.trainable]
-    frozen = weighted[: len(weighted) - unfreeze] if unfreeze else []
-    for layer in frozen:
-        layer.trainable = False
-    trained = [layer for layer in weighted if layer not in frozen]
-    # Geometric from lowest_multiplier (the first layer trained) towards 1,
-    # which the head takes.
+    # By depth, geometric from lowest_multiplier (the base's first layer)
+    # towards 1, which the head takes: a layer keeps its multiplier in every
+    # stage that trains it.
     multipliers = {
-        layer.name: float(lowest_multiplier ** (1 - i / len(trained)))
-        for i, layer in enumerate(trained)
+        layer.name: float(lowest_multiplier ** (1 - i / len(weighted)))
+        for i, layer in enumerate(weighted)
     }
-    result.multipliers = multipliers
     rate = fine_tune_learning_rate or result.learning_rates["head"] / 10
-    model.compile(
-        optimizer=DiscriminativeOptimizer(
-            make_optimizer("adam", rate, **regularization),
-            [(layer, multipliers[layer.name]) for layer in trained],
-        ),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    state = _stage_state(log_dir / "fine_tune")
-    if state.get("learning_rate") is None:
-        state = {"learning_rate": float(rate), "done": False}
-        write_json(log_dir / "fine_tune" / "state.json", state)
-    result.learning_rates["fine_tune"] = state["learning_rate"]
-    say(
-        f"fine_tune [2/2] whole model: {epochs} epochs at peak "
-        f"{state['learning_rate']:.3g}, {len(trained)} base layers from x"
-        f"{lowest_multiplier:g} to x1"
-    )
-    _run_stage(model, batches, validation_data, log_dir / "fine_tune", state,
-               epochs, monitor, patience, verbose, result, "fine_tune")  # fmt: skip
+    for index, count in enumerate(stages):
+        name = "fine_tune" if index == 0 else f"fine_tune_{index + 1}"
+        trained = weighted[-count:] if count else weighted
+        for layer in weighted:
+            layer.trainable = layer in trained
+        result.multipliers = {layer.name: multipliers[layer.name] for layer in trained}
+        model.compile(
+            optimizer=DiscriminativeOptimizer(
+                make_optimizer("adam", rate, **regularization),
+                [(layer, multipliers[layer.name]) for layer in trained],
+            ),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        state = _stage_state(log_dir / name)
+        if state.get("learning_rate") is None:
+            state = {"learning_rate": float(rate), "done": False}
+            write_json(log_dir / name / "state.json", state)
+        result.learning_rates[name] = state["learning_rate"]
+        low = min(result.multipliers.values())
+        say(
+            f"fine_tune [{index + 2}/{len(stages) + 1}] {len(trained)} of "
+            f"{len(weighted)} base layers: {epochs} epochs at peak "
+            f"{state['learning_rate']:.3g}, multipliers x{low:.3g} to x1"
+        )
+        _run_stage(model, batches, validation_data, log_dir / name, state,
+                   epochs, monitor, patience, verbose, result, name)  # fmt: skip
     return result
+
+
+def _check_unfreeze(unfreeze):
+    """The second stage's layer counts, one per stage (`None`: all)."""
+    counts = list(unfreeze) if isinstance(unfreeze, (list, tuple)) else [unfreeze]
+    if not counts:
+        raise ValueError("`unfreeze` must hold at least one stage. Received: []")
+    for position, count in enumerate(counts):
+        if count is None and position != len(counts) - 1:
+            raise ValueError(
+                "`unfreeze`: None (all layers) can only be the last stage. "
+                f"Received: unfreeze={unfreeze!r}"
+            )
+        if count is not None:
+            check_int("unfreeze", count, low=1)
+    numbers = [c for c in counts if c is not None]
+    if numbers != sorted(set(numbers)):
+        raise ValueError(
+            "`unfreeze` stages must unfreeze more layers each time (increasing "
+            f"counts). Received: unfreeze={unfreeze!r}"
+        )
+    return counts
 
 
 def _stage_state(folder):

@@ -142,13 +142,13 @@ def load_classifier(run_dir):
     fix = f"Train again into a new folder, or restore {run_dir} from a copy."
     classes = _read_classes(run_dir / CLASSES_FILE, fix)
     mean, std, names = _read_inputs(run_dir / INPUTS_FILE, fix)
-    # train's best/, or fine-tune's last stage (fine_tune/best, or head/best
-    # when it ran the head only).
-    folders = [
-        run_dir / "best",
-        run_dir / "fine_tune" / "best",
-        run_dir / "head" / "best",
-    ]
+    # train's best/, or fine-tune's last stage (fine_tune_K/, fine_tune/, or
+    # head/ when it ran the head only).
+    stages = sorted(
+        run_dir.glob("fine_tune_*/best"), key=lambda p: int(p.parent.name[10:])
+    )
+    folders = [run_dir / "best", *reversed(stages), run_dir / "fine_tune" / "best"]
+    folders.append(run_dir / "head" / "best")
     folder = next((f for f in folders if f.is_dir()), folders[0])
     path = best_checkpoint_path(folder)  # Size and SHA-256 checked.
     if path is None:

@@ -106,3 +106,11 @@ def test_bad_flags_are_one_line_and_leave_no_run_folder(
     assert "Traceback" not in err
     if "nope" not in message:
         assert not run.exists()
+
+
+def test_unfreeze_takes_gradual_counts_and_all():
+    from keras_recipes.commands.fine_tune import build_parser
+
+    assert build_parser().parse_args(["--unfreeze", "1", "3", "all"]).unfreeze == [
+        1, 3, None]  # fmt: skip
+    assert build_parser().parse_args([]).unfreeze is None

@@ -105,6 +105,25 @@ def test_unfreeze_trains_the_last_layers_only(data, tmp_path):
     assert len(result.multipliers) == 1
 
 
+def test_gradual_unfreezing_trains_more_layers_each_stage(data, tmp_path):
+    base, x, y, val = data
+    result = fine_tune(base, x, y, validation_data=val, num_classes=5,
+                       head_epochs=1, epochs=1, unfreeze=[1, None],
+                       log_dir=tmp_path, verbose=0)  # fmt: skip
+    assert list(result.histories) == ["head", "fine_tune", "fine_tune_2"]
+    pretrained = base_weights(base)
+    first = keras.models.load_model(result.best_paths["fine_tune"], compile=False)
+    after_first = base_weights(first.get_layer("base"))
+    moved = {k.split("/")[0] for k in after_first
+             if not np.array_equal(after_first[k], pretrained[k])}  # fmt: skip
+    assert len(moved) == 1  # the first of the two stages: the last layer only
+    after = base_weights(result.model.get_layer("base"))
+    moved = {k.split("/")[0] for k in after if "moving" not in k
+             and not np.array_equal(after[k], pretrained[k])}  # fmt: skip
+    assert len(moved) > 1
+    assert min(result.multipliers.values()) == pytest.approx(0.01)
+
+
 def test_a_rerun_continues_without_running_a_finished_stage_again(data, tmp_path):
     base, x, y, val = data
     first = fine_tune(base, x, y, validation_data=val, num_classes=5,
@@ -130,6 +149,10 @@ def test_a_rerun_continues_without_running_a_finished_stage_again(data, tmp_path
         ({"base": "applications:NoSuchNet"}, "no model 'NoSuchNet'"),
         ({"lowest_multiplier": 0}, "`lowest_multiplier`"),
         ({"validation_data": None}, "`validation_data` must be a pair"),
+        ({"unfreeze": [None, 2]}, "None (all layers) can only be the last"),
+        ({"unfreeze": [3, 2]}, "increasing counts"),
+        ({"unfreeze": []}, "at least one stage"),
+        ({"unfreeze": 0}, "`unfreeze`"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_training(data, tmp_path, kwargs, message):

@@ -52,6 +52,13 @@ from keras_recipes.commands.common import (
 )
 
 
+def layer_count(text):
+    """argparse type: a count of layers >= 1, or `all` (None)."""
+    if text == "all":
+        return None
+    return positive_int(text)
+
+
 def build_parser(parser=None):
     """Fills `parser` (or a new one) with the flags of `fine-tune`."""
     parser = new_parser(parser, __doc__)
@@ -81,9 +88,11 @@ def build_parser(parser=None):
     )
     parser.add_argument(
         "--unfreeze",
-        type=positive_int,
+        type=layer_count,
+        nargs="+",
         default=None,
-        help="stage 2 trains the base's last N layers with weights (default all)",
+        help="stage 2 trains the base's last N layers with weights (default: "
+        "all); several counts unfreeze gradually, a stage each (e.g. 2 4 all)",
     )
     parser.add_argument(
         "--augment", action="store_true", help="shifts, rotations, zooms in training"
@@ -147,7 +156,8 @@ def run(args):
             verbose=2,
         )  # fmt: skip
     except ValueError as error:
-        if "features_layer" in str(error) or "class ids" in str(error):
+        if any(name in str(error) for name in ("features_layer", "class ids",
+                                                "`unfreeze`")):  # fmt: skip
             raise UsageError(str(error)) from None
         raise
     histories = [result.histories[stage] for stage in ("head", "fine_tune")
