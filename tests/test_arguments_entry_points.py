@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from keras_recipes.diagnose.workflow import diagnose
+from keras_recipes.fine_tuning import fine_tune
 from keras_recipes.lr_finder.result import LRFinderResult
 from keras_recipes.plots import (
     plot_learning_curves,
@@ -109,6 +110,35 @@ def test_diagnose_checks_every_argument_before_any_step(argument, value, tmp_pat
     error = call_until_checked(
         diagnose,
         "keras_recipes.diagnose.workflow.check_target_scale",
+        {**valid, argument: value},
+        tmp_path,
+    )
+    if not isinstance(error, Checked):
+        assert isinstance(error, (ValueError, TypeError)), repr(error)
+        assert named(error, argument), f"{argument!r} not named: {error}"
+
+
+FINE_TUNE_ARGUMENTS = (
+    "y", "validation_data", "num_classes", "features_layer", "head_epochs",
+    "epochs", "learning_rate", "suggestion", "fine_tune_learning_rate",
+    "lowest_multiplier", "unfreeze", "head_dropout", "weight_decay", "clipnorm",
+    "global_clipnorm", "batch_size", "patience", "log_dir", "seed", "verbose",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("argument", FINE_TUNE_ARGUMENTS)
+@SETTINGS
+@given(value=ANYTHING)
+def test_fine_tune_checks_every_argument_before_loading_the_base(
+    argument, value, tmp_path
+):
+    valid = {
+        "base": "pretrained.keras", "x": X, "y": Y, "validation_data": (X, Y),
+        "num_classes": 2, "log_dir": tmp_path / "run", "verbose": 0,
+    }  # fmt: skip
+    error = call_until_checked(
+        fine_tune,
+        "keras_recipes.fine_tuning.load_base",
         {**valid, argument: value},
         tmp_path,
     )

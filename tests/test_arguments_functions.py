@@ -16,11 +16,17 @@ import keras_recipes as kr
 from keras_recipes.callbacks.by_name import scheduling_callback
 from keras_recipes.data import load_dataset
 from keras_recipes.lr_finder.find import find_learning_rate
+from keras_recipes.optimizers import make_optimizer
 from keras_recipes.schedules import build_schedule
 from keras_recipes.trained import load_classifier
 from tests.careless_values import ANYTHING
 
 pytestmark = pytest.mark.backend_independent
+
+IMAGE_MODEL = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten()])
+DROPOUT_MODEL = keras.Sequential(
+    [keras.Input((3,)), keras.layers.Dropout(0.5, seed=1), keras.layers.Dense(2)]
+)
 
 SETTINGS = settings(
     max_examples=15,
@@ -74,6 +80,27 @@ FUNCTIONS = {
     ),
     "initializer_for": (kr.initializer_for, {"activation": "relu"}, ["activation"]),
     "load_classifier": (load_classifier, {"run_dir": "no-such-run"}, ["run_dir"]),
+    "DiscriminativeOptimizer": (
+        kr.DiscriminativeOptimizer,
+        {"optimizer": keras.optimizers.SGD(), "groups": [("dense", 0.1)]},
+        ["optimizer", "groups", "default"],
+    ),
+    "make_optimizer": (
+        make_optimizer,
+        {"name": "adam"},
+        ["name", "learning_rate", "momentum", "weight_decay", "clipnorm",
+         "global_clipnorm"],
+    ),
+    "tta_predict": (
+        kr.tta_predict,
+        {"model": IMAGE_MODEL, "x": np.zeros((2, 4, 4, 1), "float32")},
+        ["x", "shift", "flip", "batch_size"],
+    ),
+    "mc_dropout_predict": (
+        kr.mc_dropout_predict,
+        {"model": DROPOUT_MODEL, "x": np.zeros((2, 3), "float32"), "samples": 2},
+        ["model", "samples", "batch_size"],
+    ),
 }  # fmt: skip
 CASES = [(name, arg) for name, (_, _, args) in FUNCTIONS.items() for arg in args]
 
