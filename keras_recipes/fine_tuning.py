@@ -58,6 +58,7 @@ from keras_recipes.callbacks import (
     best_checkpoint_path,
 )
 from keras_recipes.lr_finder.find import find_learning_rate
+from keras_recipes.models.augment import augmentation_layers
 from keras_recipes.models.transfer import (
     layers_with_weights,
     load_base,
@@ -188,6 +189,13 @@ def fine_tune(
     regularization = {"weight_decay": weight_decay, "clipnorm": clipnorm,
                       "global_clipnorm": global_clipnorm}  # fmt: skip
     make_optimizer("adam", 1e-3, **regularization)  # Checks them.
+    if augment is not False:
+        augmentation_layers(augment)  # Checks it.
+    if not isinstance(monitor, str):
+        raise TypeError(
+            f"`monitor` must be a metric name such as 'val_accuracy'. Received: "
+            f"monitor={monitor!r}"
+        )
     say = print if verbose else (lambda *a, **k: None)
 
     base = load_base(base)
@@ -216,14 +224,16 @@ def fine_tune(
     state = _stage_state(log_dir / "head")
     if state.get("learning_rate") is None:
         if learning_rate is None:
-            say("fine_tune [1/2] head: LR range test")
+            say(f"fine_tune [1/{len(stages) + 1}] head: LR range test")
             finder = find_learning_rate(model, x, y, batch_size=batch_size, verbose=0)
             learning_rate = finder.suggestions.get(suggestion) or 1e-3
         state = {"learning_rate": float(learning_rate), "done": False}
         write_json(log_dir / "head" / "state.json", state)
     result.learning_rates["head"] = state["learning_rate"]
     peak = state["learning_rate"]
-    say(f"fine_tune [1/2] head: {head_epochs} epochs at peak {peak:.3g}")
+    say(
+        f"fine_tune [1/{len(stages) + 1}] head: {head_epochs} epochs at peak {peak:.3g}"
+    )
     _run_stage(model, batches, validation_data, log_dir / "head", state,
                head_epochs, monitor, patience, verbose, result, "head")  # fmt: skip
 

@@ -123,6 +123,7 @@ FINE_TUNE_ARGUMENTS = (
     "epochs", "learning_rate", "suggestion", "fine_tune_learning_rate",
     "lowest_multiplier", "unfreeze", "head_dropout", "weight_decay", "clipnorm",
     "global_clipnorm", "batch_size", "patience", "log_dir", "seed", "verbose",
+    "augment", "monitor",
 )  # fmt: skip
 
 

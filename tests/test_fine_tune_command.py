@@ -62,6 +62,7 @@ def test_the_smoke_run_writes_both_stages_and_predict_reads_it(base, tmp_path, c
 def test_resume_runs_only_the_unfinished_stage(base, tmp_path, capsys):
     run = tmp_path / "run"
     assert fine_tune("--smoke", "--base", str(base), "--log-dir", str(run)) == 0
+    assert "head: LR range test" in capsys.readouterr().out
     head_state = (run / "head" / "state.json").read_text()
     head_history = (run / "head" / "history.json").stat().st_mtime_ns
     # As if killed in stage 2: no metrics, stage 2 not done.
