@@ -182,3 +182,54 @@ def test_an_applications_base_is_loaded_as_keras_applications_gives_it(monkeypat
     base = load_base("applications:MobileNetV2")
     assert asked == {"include_top": False, "weights": "imagenet", "pooling": "avg"}
     assert isinstance(base, keras.Model)
+
+
+@pytest.mark.backend_independent
+def test_a_keras_hub_base_is_a_backbone_from_its_preset(monkeypatch):
+    # KerasHub is not installed here: a stand-in module records the call.
+    import sys
+    import types
+
+    from keras_recipes.models.transfer import load_base
+
+    asked = []
+
+    class Backbone:
+        @staticmethod
+        def from_preset(preset):
+            asked.append(preset)
+            return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    hub = types.ModuleType("keras_hub")
+    hub.models = types.SimpleNamespace(Backbone=Backbone)
+    monkeypatch.setitem(sys.modules, "keras_hub", hub)
+    assert isinstance(load_base("keras_hub:resnet_50_imagenet"), keras.Model)
+    assert asked == ["resnet_50_imagenet"]
+    monkeypatch.setitem(sys.modules, "keras_hub", None)  # not installed
+    with pytest.raises(ValueError, match="needs KerasHub"):
+        load_base("keras_hub:resnet_50_imagenet")
+
+
+def test_a_stage_killed_mid_fit_continues_from_its_backup(data, tmp_path, monkeypatch):
+    from keras_recipes.callbacks import BestCheckpoint
+
+    base, x, y, val = data
+    kwargs = {"validation_data": val, "num_classes": 5, "head_epochs": 1,
+              "epochs": 4, "log_dir": tmp_path, "verbose": 0}  # fmt: skip
+    original = BestCheckpoint.on_epoch_end
+
+    def crash_in_stage_two(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if "fine_tune" in str(self.filepath) and epoch == 1:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(BestCheckpoint, "on_epoch_end", crash_in_stage_two)
+    with pytest.raises(RuntimeError, match="killed"):
+        fine_tune(base, x, y, **kwargs)
+    assert (tmp_path / "fine_tune" / "backup").exists()
+    monkeypatch.setattr(BestCheckpoint, "on_epoch_end", original)
+    result = fine_tune(base, x, y, **kwargs)
+    # The rerun ran the epochs after the backup's (epoch 2 on), not 4 again.
+    assert 1 <= len(result.histories["fine_tune"]["loss"]) <= 3
+    assert json.loads((tmp_path / "fine_tune" / "state.json").read_text())["done"]
+    assert not (tmp_path / "fine_tune" / "backup").exists()

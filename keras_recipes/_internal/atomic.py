@@ -138,6 +138,13 @@ def remove(path):
             os.remove(path)
 
 
+def remove_folder_if_empty(path):
+    """Deletes the folder `path` if it is empty (on the chief only)."""
+    if is_chief():
+        with contextlib.suppress(OSError):  # Missing, or not empty.
+            os.rmdir(path)
+
+
 def write_json(path, data, keep_previous=False, allow_nan=False):
     """Writes `data` as JSON to `path` atomically.
 

@@ -13,6 +13,7 @@ from keras_recipes._internal.atomic import (
     file_sha256,
     read_json,
     remove,
+    remove_folder_if_empty,
     remove_stale,
     write_json,
 )
@@ -262,6 +263,7 @@ class ResumableBackup(keras.callbacks.Callback):
         remove(self._state_path)
         for name in _files(state):
             remove(self.backup_dir / name)
+        remove_folder_if_empty(self.backup_dir)  # Nothing left of the run.
 
 
 def _load_arrays(path, folder):

@@ -11,13 +11,16 @@ from keras_recipes._internal.validation import check_path
 from keras_recipes.models.augment import augmentation_layers
 
 APPLICATIONS_PREFIX = "applications:"
+KERAS_HUB_PREFIX = "keras_hub:"
 
 
 def load_base(base):
     """A base model: a `keras.Model` (copied), the path of a saved `.keras` model, or
     `"applications:NAME"` (`keras.applications.NAME(include_top=False,
     weights="imagenet", pooling="avg")`: downloads its weights once, so it
-    needs a network the first time)."""
+    needs a network the first time), or `"keras_hub:PRESET"` (KerasHub's
+    `Backbone.from_preset(PRESET)`, e.g. `"keras_hub:resnet_50_imagenet"`;
+    needs `pip install keras-hub`)."""
     if isinstance(base, keras.Model):
         # A copy: fine-tuning leaves the caller's model as it was.
         copy = keras.models.clone_model(base)
@@ -32,11 +35,21 @@ def load_base(base):
                 f"base={base!r}"
             )
         return constructor(include_top=False, weights="imagenet", pooling="avg")
+    if isinstance(base, str) and base.startswith(KERAS_HUB_PREFIX):
+        try:
+            import keras_hub
+        except ImportError:
+            raise ValueError(
+                f"`base`: {base!r} needs KerasHub (pip install keras-hub). "
+                f"Received: base={base!r}"
+            ) from None
+        # A backbone's preset (downloads once): its output is the features.
+        return keras_hub.models.Backbone.from_preset(base[len(KERAS_HUB_PREFIX) :])
     path = Path(check_path("base", base))
     if path.suffix != ".keras" or not path.exists():
         raise ValueError(
-            "`base` must be a keras.Model, an existing .keras file, or "
-            f"'applications:NAME'. Received: base={str(base)!r}"
+            "`base` must be a keras.Model, an existing .keras file, "
+            f"'applications:NAME' or 'keras_hub:PRESET'. Received: base={str(base)!r}"
         )
     return keras.models.load_model(path)
 
