@@ -13,12 +13,12 @@ from keras import ops
 
 import keras_recipes as kr
 from keras_recipes.optimizers import make_optimizer
-from tests.conftest import mean_prediction
+from tests.conftest import mean_prediction, steps_per_execution_values
 
 STEPS, LR = 6, 0.1
 
 
-def two_units(optimizer):
+def two_units(optimizer, **compile_kwargs):
     """Units "early" and "head" on one input; the loss is the mean of their
     sum, so each kernel's gradient is exactly 1."""
     inputs = keras.Input((1,))
@@ -27,7 +27,7 @@ def two_units(optimizer):
     head = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
                               name="head")(inputs)  # fmt: skip
     model = keras.Model(inputs, ops.add(early, head))
-    model.compile(optimizer=optimizer, loss=mean_prediction)
+    model.compile(optimizer=optimizer, loss=mean_prediction, **compile_kwargs)
     return model
 
 
@@ -59,6 +59,24 @@ def test_each_group_moves_as_with_its_own_rate(make):
     assert moved["early"] == pytest.approx(at_lower, rel=1e-5)
     assert moved["head"] == pytest.approx(at_full, rel=1e-5)
     assert moved["head"] != pytest.approx(moved["early"], rel=0.5)
+
+
+def test_gradient_accumulation_scales_each_applied_update():
+    # 6 batches, an update every 2: 3 updates of the mean gradient (1).
+    def accumulating():
+        return keras.optimizers.SGD(LR, gradient_accumulation_steps=2)
+
+    moved = fit(two_units(kr.DiscriminativeOptimizer(accumulating(), [("early", 0.1)])))
+    assert moved["head"] == pytest.approx(-3 * LR, rel=1e-5)
+    assert moved["early"] == pytest.approx(-3 * LR * 0.1, rel=1e-5)
+
+
+@pytest.mark.parametrize("steps_per_execution", steps_per_execution_values())
+def test_steps_per_execution_changes_nothing(steps_per_execution):
+    optimizer = kr.DiscriminativeOptimizer(keras.optimizers.Adam(LR), [("early", 0.1)])
+    moved = fit(two_units(optimizer, steps_per_execution=steps_per_execution))
+    reference = fit(two_units(keras.optimizers.Adam(LR * 0.1)))["early"]
+    assert moved["early"] == pytest.approx(reference, rel=1e-5)
 
 
 def test_scaling_gradients_instead_would_not_change_adams_step():
