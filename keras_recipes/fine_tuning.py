@@ -48,6 +48,7 @@ from keras_recipes._internal.validation import (
     check_number,
     check_path,
     check_samples,
+    check_validation_data,
 )
 from keras_recipes.batches import ShuffledBatches
 from keras_recipes.callbacks import (
@@ -164,11 +165,7 @@ def fine_tune(
         A `FineTuneResult`.
     """
     check_samples("x", x, "y", y)
-    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
-        raise TypeError(
-            "`validation_data` must be a pair (x_val, y_val). Received: "
-            f"validation_data={validation_data!r}"
-        )
+    check_validation_data(validation_data)
     num_classes = check_int("num_classes", num_classes, low=2, high=1_000_000)
     head_epochs = check_int("head_epochs", head_epochs, low=1, high=10_000)
     epochs = check_int("epochs", epochs, low=0, high=10_000)

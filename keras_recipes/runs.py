@@ -15,6 +15,22 @@ ARGS_FILE = "args.json"
 HOW_FLAGS = ("resume", "overwrite", "debug", "log_dir", "command")
 
 
+def add_run_folder(parser):
+    """`--resume` / `--overwrite` (one or the other): what `claim_run_folder`
+    lets a command do with a `--log-dir` that holds a run."""
+    folder = parser.add_mutually_exclusive_group()
+    folder.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the killed run in --log-dir, with its own arguments",
+    )
+    folder.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete the run in --log-dir and start over",
+    )
+
+
 def claim_run_folder(args, parser, finished_file="metrics.json"):
     """Checks what a run may do with `args.log_dir`, before anything is written.
 

@@ -196,3 +196,17 @@ def check_samples(x_name, x, y_name, y):
             f"(at least 1). Received: len({x_name})={lengths[0]}, "
             f"len({y_name})={lengths[1]}"
         )
+
+
+def check_validation_data(validation_data, *, allow_none=False):
+    """Checks that `validation_data` is a pair `(x_val, y_val)` of as many
+    samples each (or `None` where allowed)."""
+    if validation_data is None and allow_none:
+        return
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
+        raise TypeError(
+            "`validation_data` must be a pair (x_val, y_val). Received: "
+            f"validation_data={validation_data!r}"
+        )
+    check_samples("validation_data[0]", validation_data[0],
+                  "validation_data[1]", validation_data[1])  # fmt: skip

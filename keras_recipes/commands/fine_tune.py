@@ -50,6 +50,7 @@ from keras_recipes.commands.common import (
     regularization_of,
     write_schedule_csv,
 )
+from keras_recipes.runs import add_run_folder
 
 
 def layer_count(text):
@@ -104,11 +105,7 @@ def build_parser(parser=None):
     parser.add_argument(
         "--smoke", action="store_true", help="seconds: 1 epoch per stage"
     )
-    folder = parser.add_mutually_exclusive_group()
-    folder.add_argument("--resume", action="store_true",
-                        help="continue the interrupted run in --log-dir")  # fmt: skip
-    folder.add_argument("--overwrite", action="store_true",
-                        help="delete the run in --log-dir and start over")  # fmt: skip
+    add_run_folder(parser)
     return parser
 
 

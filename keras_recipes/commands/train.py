@@ -64,6 +64,7 @@ from keras_recipes.plots import (
     plot_schedule,
 )
 from keras_recipes.runs import (
+    add_run_folder,
     claim_run_folder,
     keep_epochs_before,
     read_chosen_rate,
@@ -123,17 +124,7 @@ def build_parser(parser=None):
     parser.add_argument(
         "--smoke", action="store_true", help="a seconds-long run (2 epochs)"
     )
-    folder = parser.add_mutually_exclusive_group()
-    folder.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the killed run in --log-dir, with its own arguments",
-    )
-    folder.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="delete the run in --log-dir and start over",
-    )
+    add_run_folder(parser)
     return parser
 
 

@@ -8,6 +8,7 @@ from keras_recipes._internal.validation import (
     check_int,
     check_path,
     check_samples,
+    check_validation_data,
 )
 from keras_recipes.diagnose.report import write_report
 from keras_recipes.diagnose.steps import (
@@ -183,10 +184,4 @@ def _check_arguments(model, x, y, validation_data, *, output_dir, batch_size,
     check_choice("verbose", verbose, (0, 1))
     check_path("output_dir", output_dir, allow_none=True)
     check_samples("x", x, "y", y)
-    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
-        raise TypeError(
-            "`validation_data` must be a pair (x_val, y_val). Received: "
-            f"validation_data={validation_data!r}"
-        )
-    check_samples("validation_data[0]", validation_data[0],
-                  "validation_data[1]", validation_data[1])  # fmt: skip
+    check_validation_data(validation_data)

@@ -15,6 +15,7 @@ from keras_recipes._internal.validation import (
     check_path,
     check_positive_int,
     check_samples,
+    check_validation_data,
 )
 from keras_recipes.tuning.distributed import (
     check_overwrite,
@@ -296,11 +297,4 @@ def _check_arguments(x, y, *, validation_data, hypermodel, algorithm, objective,
             f"Received: callbacks={callbacks!r}"
         )
     check_samples("x", x, "y", y)
-    if validation_data is not None:
-        if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
-            raise TypeError(
-                "`validation_data` must be a pair (x_val, y_val). Received: "
-                f"validation_data={validation_data!r}"
-            )
-        check_samples("validation_data[0]", validation_data[0],
-                       "validation_data[1]", validation_data[1])  # fmt: skip
+    check_validation_data(validation_data, allow_none=True)
