@@ -233,3 +233,25 @@ def test_a_stage_killed_mid_fit_continues_from_its_backup(data, tmp_path, monkey
     assert 1 <= len(result.histories["fine_tune"]["loss"]) <= 3
     assert json.loads((tmp_path / "fine_tune" / "state.json").read_text())["done"]
     assert not (tmp_path / "fine_tune" / "backup").exists()
+
+
+def test_fine_tuning_under_mixed_precision(data, tmp_path):
+    base, x, y, val = data
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        result = fine_tune(base, x, y, validation_data=val, num_classes=5,
+                           head_epochs=1, epochs=2, log_dir=tmp_path,
+                           verbose=0)  # fmt: skip
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    optimizer = result.model.optimizer
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(optimizer.inner_optimizer, kr.DiscriminativeOptimizer)
+    assert result.model.get_layer("head").compute_dtype == "float32"
+    pretrained = base_weights(base)
+    after = base_weights(result.model.get_layer("base"))
+    assert all(np.all(np.isfinite(v)) for v in after.values())
+    assert any(not np.array_equal(after[k], pretrained[k]) for k in after
+               if k.endswith("kernel"))  # fmt: skip
+    for path, value in moving_statistics(after).items():
+        np.testing.assert_array_equal(value, pretrained[path], err_msg=path)

@@ -92,9 +92,11 @@ def with_new_head(base, num_classes, *, features_layer=None, augment=False,
         features = keras.layers.GlobalAveragePooling2D()(features)
     if head_dropout:
         features = keras.layers.Dropout(head_dropout, seed=1)(features)
+    # float32 under a mixed policy too: a float16 softmax loses the small
+    # probabilities (Keras's mixed-precision advice for the last layer).
     outputs = keras.layers.Dense(
         num_classes, activation="softmax", kernel_initializer="glorot_uniform",
-        name="head",
+        name="head", dtype="float32",
     )(features)  # fmt: skip
     return keras.Model(inputs, outputs, name="fine_tuned"), extractor
 
