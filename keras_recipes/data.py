@@ -201,9 +201,10 @@ def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=No
     except ValueError as error:
         counts = np.bincount(y, minlength=len(classes))
         rarest = int(np.argmin(counts))
+        rare = plain_label(classes[rarest])
         raise ValueError(
             f"Too few samples for stratified train / validation / test splits "
-            f"({error}): {len(y)} samples, and class {_plain(classes[rarest])!r} has "
+            f"({error}): {len(y)} samples, and class {rare!r} has "
             f"{counts[rarest]}. Each class needs a few samples in every split: "
             "add data, merge rare classes, or change `validation_fraction` / "
             f"`test_fraction`. Received: validation_fraction={validation_fraction}, "
@@ -223,7 +224,7 @@ def split(x, y, validation_fraction, test_fraction, seed, x_test=None, y_test=No
         x_test=standardize(x_test, mean, std),
         y_test=np.asarray(y_test).astype("int32"),
         num_classes=len(classes),
-        classes=tuple(_plain(c) for c in classes),
+        classes=tuple(plain_label(c) for c in classes),
         mean=mean,
         std=std,
     )
@@ -264,7 +265,7 @@ def _class_ids(y):
     classes, ids = np.unique(y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError(
-            f"The labels hold a single class ({_plain(classes[0])!r} for all "
+            f"The labels hold a single class ({plain_label(classes[0])!r} for all "
             f"{len(y)} samples): a classifier needs at least 2. Check the label "
             "column (--label-column) or the file."
         )
@@ -283,7 +284,7 @@ def _ids_of(y, classes):
     return ids.astype("int32")
 
 
-def _plain(value):
+def plain_label(value):
     """A label as a plain Python value (for JSON and messages)."""
     value = value.item() if hasattr(value, "item") else value
     return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -24,7 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_recipes._internal.atomic import StateFileError, atomic_path, read_json
+from keras_recipes._internal.atomic import (
+    StateFileError,
+    atomic_path,
+    read_json,
+    write_json,
+)
 from keras_recipes._internal.validation import check_int, check_path
 from keras_recipes.data import standardize
 
@@ -35,8 +40,6 @@ FINISHED_FILE = "metrics.json"
 
 def write_inputs(run_dir, splits):
     """Writes `classes.json` and `inputs.npz` for `splits` (atomically)."""
-    from keras_recipes._internal.atomic import write_json
-
     run_dir = Path(run_dir)
     write_json(run_dir / CLASSES_FILE, {"classes": list(splits.classes)})
     names = np.asarray(splits.feature_names or (), dtype=str)

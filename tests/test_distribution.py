@@ -42,9 +42,4 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
     assert results["fit_after_finder"] == pytest.approx(
         results["fit_of_untouched_twin"], rel=1e-6
     )
-    if backend == "tensorflow":
-        refused = results["discriminative_refused"]
-        assert "does not support tf.distribute strategies yet" in refused
-        assert "MirroredStrategy, 2 replicas" in refused
-    else:
-        assert results["discriminative"] < 1e-6
+    assert results["discriminative"] < 1e-6  # half the plain step, both backends

@@ -43,7 +43,6 @@ def test_the_smoke_run_writes_both_stages_and_predict_reads_it(base, tmp_path, c
     for stage in ("head", "fine_tune"):
         assert json.loads((run / stage / "state.json").read_text())["done"]
         assert (run / stage / "best" / "checkpoints.json").exists()
-        assert not (run / stage / "backup").exists()  # removed when done
     assert (run / "learning_curves.png").stat().st_size > 0
     assert (run / "schedule.png").stat().st_size > 0
     rows = (run / "schedule.csv").read_text().splitlines()

@@ -128,7 +128,7 @@ def _test_split(classifier, run_args):
 
 def _read_input(path, classifier, label_column):
     """`(x, labels or None)` of a .csv or .npz file, features in the run's order."""
-    from keras_recipes.data import read_csv
+    from keras_recipes.data import plain_label, read_csv
 
     if path.suffix not in (".csv", ".npz") or not path.exists():
         raise UsageError(
@@ -153,13 +153,8 @@ def _read_input(path, classifier, label_column):
                 f"(it has {', '.join(names)})"
             )
         x = x[:, [names.index(name) for name in wanted]]
-    labels = None if y is None else [_label(v) for v in y.tolist()]
+    labels = None if y is None else [plain_label(v) for v in y.tolist()]
     return x, labels
-
-
-def _label(value):
-    """A label read from a file as classes.json writes it (3.0 is 3)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def main(argv=None):
