@@ -134,18 +134,44 @@ def test_the_model_saves_and_loads_with_its_groups_and_slots(tmp_path):
     assert loaded.optimizer.multiplier_of(loaded.get_layer("early").kernel) == 0.1
 
 
-def test_under_mixed_precision_the_loss_scaling_wraps_it():
-    keras.mixed_precision.set_global_policy("mixed_float16")
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_under_mixed_precision_each_group_moves_by_its_rate(policy):
+    keras.mixed_precision.set_global_policy(policy)
     try:
         model = two_units(
             kr.DiscriminativeOptimizer(keras.optimizers.SGD(LR), [("early", 0.1)])
         )
-        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        # float16 needs loss scaling (Keras wraps the optimizer); bfloat16 not.
+        wrapped = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        assert wrapped == (policy == "mixed_float16")
         moved = fit(model)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert moved["head"] == pytest.approx(-STEPS * LR, rel=1e-2)
     assert moved["early"] == pytest.approx(-STEPS * LR * 0.1, rel=1e-2)
+
+
+def test_a_multi_output_model_moves_each_group_by_its_rate():
+    # Two outputs, a loss each (gradient 1 for each kernel), summed by Keras.
+    inputs = keras.Input((1,))
+    outputs = {
+        name: keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros",
+                                 name=name)(inputs)
+        for name in ("early", "head")
+    }  # fmt: skip
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer=kr.DiscriminativeOptimizer(
+            keras.optimizers.SGD(LR), [("early", 0.1)]
+        ),
+        loss={"early": mean_prediction, "head": mean_prediction},
+    )
+    x = np.ones((STEPS, 1), "float32")
+    y = {name: np.zeros((STEPS, 1), "float32") for name in ("early", "head")}
+    model.fit(x, y, batch_size=1, epochs=1, shuffle=False, verbose=0)
+    moved = kernels(model)
+    assert moved["head"] == pytest.approx(-STEPS * LR, rel=1e-5)
+    assert moved["early"] == pytest.approx(-STEPS * LR * 0.1, rel=1e-5)
 
 
 @pytest.mark.parametrize(
