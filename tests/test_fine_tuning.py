@@ -167,6 +167,22 @@ def test_bad_arguments_are_refused_before_any_training(data, tmp_path, kwargs, m
 
 
 @pytest.mark.backend_independent
+def test_a_multi_output_base_needs_its_features_layer_named(data, tmp_path):
+    _, x, y, val = data
+    inputs = keras.Input((8, 8, 1))
+    features = keras.layers.Flatten(name="features")(inputs)
+    base = keras.Model(inputs, [keras.layers.Dense(2)(features),
+                                keras.layers.Dense(3)(features)])  # fmt: skip
+    with pytest.raises(ValueError, match="the base has 2 outputs"):
+        fine_tune(base, x, y, validation_data=val, num_classes=5,
+                  log_dir=tmp_path, verbose=0)  # fmt: skip
+    result = fine_tune(base, x, y, validation_data=val, num_classes=5,
+                       features_layer="features", head_epochs=1, epochs=0,
+                       log_dir=tmp_path, verbose=0)  # fmt: skip
+    assert result.model.get_layer("head").kernel.shape == (64, 5)
+
+
+@pytest.mark.backend_independent
 def test_an_applications_base_is_loaded_as_keras_applications_gives_it(monkeypatch):
     # No network here: the constructor is replaced, and what it is asked for
     # is checked (a feature extractor with ImageNet weights).

@@ -57,6 +57,12 @@ def load_base(base):
 def _extractor(base, features_layer):
     """The base cut at `features_layer` (default: below its old head)."""
     if features_layer is None:
+        if len(base.outputs) > 1:
+            raise ValueError(
+                f"`features_layer`: the base has {len(base.outputs)} outputs, so "
+                "which features feed the new head is not clear; pass the name of "
+                "the layer to cut at. Received: features_layer=None"
+            )
         last = base.layers[-1]
         is_head = isinstance(last, keras.layers.Dense) and len(base.layers) > 1
         if not is_head:
