@@ -9,7 +9,7 @@ stopping patience equal to the epochs (every trial runs all its epochs):
 * bare: `keras_tuner.RandomSearch(...).search(...)` with Keras's
   `EarlyStopping`, nothing else;
 * ours: `keras_recipes.tuning.search(...)`, which adds to every trial our
-  `EarlyStopping`, `BestCheckpoint` (a saved model per improving epoch), a
+  `EarlyStopping`, a size and SHA-256 record of KerasTuner's checkpoint, a
   TensorBoard run with an hparams session and per-epoch learning rate, the
   record of the trial and the progress line, and at the end the summary
   table, the best model and the plot data.

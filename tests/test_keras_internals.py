@@ -207,6 +207,28 @@ def test_the_state_writes_we_replace_are_keras_tuners_own():
     )
 
 
+def test_trial_checkpoint_is_what_keras_tuner_writes_and_loads(tmp_path):
+    from keras_tuner.src.engine import tuner
+
+    for method in (tuner.Tuner.run_trial, tuner.Tuner.load_model):
+        require(
+            "self._get_checkpoint_fname(trial.trial_id)" in inspect.getsource(method),
+            f"Tuner.{method.__name__} no longer uses _get_checkpoint_fname",
+        )
+    probe = keras_tuner.RandomSearch(
+        lambda hp: probe_model("sgd"),
+        objective="loss",
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="p",
+    )
+    path = fence.trial_checkpoint(probe, "00")
+    require(
+        path == tmp_path / "p" / "trial_00" / "checkpoint.weights.h5",
+        f"Tuner._get_checkpoint_fname names {path}",
+    )
+
+
 def test_make_state_safe_keeps_the_oracles_class_and_writes_atomically(tmp_path):
     def hypermodel(hp):
         hp.Int("units", 1, 2)

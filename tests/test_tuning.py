@@ -15,6 +15,8 @@ import pytest
 
 import keras_recipes as kr
 from keras_recipes import tuning as kr_tuning
+from keras_recipes._internal.atomic import StateFileError
+from keras_recipes._internal.keras_internals import trial_checkpoint
 from keras_recipes.data import load_digits
 from keras_recipes.tuning import MLPHyperModel, search
 from keras_recipes.tuning.hypermodel import OPTIMIZERS
@@ -352,6 +354,31 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path, ca
     assert "planned failure of the first trial" in csv_text
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_checkpoint_of_the_best_trial_is_named_not_saved_as_best(
+    finished, damage
+):
+    # The trial checkpoint is KerasTuner's weights file; h5 has no checksum
+    # of the weights, so a flipped byte would load: the digest catches it.
+    checkpoint = trial_checkpoint(finished.tuner, finished.trials[0]["trial_id"])
+    original = checkpoint.read_bytes()
+    best_model = finished.best_model_path.read_bytes()
+    damaged = bytearray(original)
+    if damage == "flip":
+        damaged[len(damaged) // 2] ^= 0xFF
+    else:
+        del damaged[len(damaged) // 2 :]
+    checkpoint.write_bytes(bytes(damaged))
+    try:
+        why = "SHA-256 differs" if damage == "flip" else "size is"
+        with pytest.raises(StateFileError, match=f"{checkpoint}.*damaged.*{why}"):
+            kr_tuning.summarize(finished.tuner)
+    finally:
+        checkpoint.write_bytes(original)
+    assert finished.best_model_path.read_bytes() == best_model
+    assert kr_tuning.summarize(finished.tuner).best_model_path.exists()
+
+
 def test_a_diverged_trial_is_never_the_best(digits, tmp_path):
     # A learning rate of 1e30 makes the loss NaN: that trial must rank last,
     # with no checkpoint, whatever KerasTuner's own ordering does with NaN.
@@ -368,8 +395,7 @@ def test_a_diverged_trial_is_never_the_best(digits, tmp_path):
     assert diverged["score"] is None or not np.isfinite(diverged["score"])
     assert diverged["epochs"] == 1  # our EarlyStopping stops at the first NaN
     assert result.best_hyperparameters["learning_rate"] == 1e-2
-    trial_dir = result.project_dir / f"trial_{diverged['trial_id']}"
-    assert not list((trial_dir / "best").glob("*.keras"))
+    assert not trial_checkpoint(result.tuner, diverged["trial_id"]).exists()
 
 
 def test_your_tensorboard_callback_is_used_not_doubled(digits, tmp_path):
@@ -500,6 +526,9 @@ class FakeTuner:
 
     def get_trial_dir(self, trial_id):
         return str(Path(self.project_dir) / f"trial_{trial_id}")
+
+    def _get_checkpoint_fname(self, trial_id):  # KerasTuner's name
+        return str(Path(self.get_trial_dir(trial_id)) / "checkpoint.weights.h5")
 
 
 @pytest.mark.parametrize(

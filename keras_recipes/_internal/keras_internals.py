@@ -40,9 +40,14 @@ KerasTuner (checked on 1.4.7 and 1.4.8):
   `Oracle._get_trial_dir`, `Oracle._retry_queue`, `BaseTuner._is_worker`,
   `BaseTuner._get_tuner_fname`, `Tuner._try_build`,
   `Tuner._get_build_config_fname`, `Tuner._build_and_fit_model` and
-  `SaveBestEpoch._save_model`. `recover_project(folder)` reads every state
-  file before KerasTuner does: a torn one falls back to its previous copy
-  with a warning, and without one the error names the file and the fix.
+  `SaveBestEpoch._save_model` (which also records the checkpoint's size and
+  SHA-256 beside it: h5 has no checksum of the weights).
+  `trial_checkpoint(tuner, trial_id)` names that checkpoint
+  (`Tuner._get_checkpoint_fname`; `Tuner.load_model`, the public reader,
+  does not say which file it read). `recover_project(folder)` reads every
+  state file before KerasTuner does: a torn one falls back to its previous
+  copy with a warning, and without one the error names the file and the
+  fix.
 * The chief's loop, `keras_tuner.src.distribute.oracle_chief.start_server`:
   it waits for ever on a worker killed mid-trial (no timeout, no public
   hook). `serve_oracle` is the same loop on its `OracleServicer` and
@@ -55,7 +60,12 @@ import time
 from concurrent import futures
 from pathlib import Path
 
-from keras_recipes._internal.atomic import atomic_path, read_json, write_json
+from keras_recipes._internal.atomic import (
+    atomic_path,
+    file_sha256,
+    read_json,
+    write_json,
+)
 
 # ----------------------------------------------------------------- Keras
 
@@ -215,6 +225,18 @@ def save_tuner_state(tuner):
     )
 
 
+def trial_checkpoint(tuner, trial_id):
+    """The weights file of the trial's best epoch, which KerasTuner's own
+    `SaveBestEpoch` writes (and `Tuner.load_model` reads). Beside it,
+    `checkpoint_digest(path)` holds its size and SHA-256."""
+    return Path(tuner._get_checkpoint_fname(trial_id))
+
+
+def checkpoint_digest(path):
+    """Where the size and SHA-256 of a trial checkpoint are kept."""
+    return Path(f"{path}.digest.json")
+
+
 def build_and_fit(tuner, trial, *args, **kwargs):
     """`Tuner._build_and_fit_model`, with the trial checkpoint and the build
     config written atomically."""
@@ -247,6 +269,10 @@ def _safe_save_best_epoch():
         def _save_model(self):
             with atomic_path(self.filepath) as tmp:
                 self.model.save_weights(tmp)
+                digest = {"size": os.path.getsize(tmp), "sha256": file_sha256(tmp)}
+            # Second: a kill between the two leaves an unfinished trial, which
+            # runs again from nothing (its checkpoint deleted first).
+            write_json(checkpoint_digest(self.filepath), digest)
 
     return SaveBestEpoch
 

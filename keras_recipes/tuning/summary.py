@@ -2,15 +2,19 @@
 
 import csv
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keras_recipes._internal.atomic import atomic_path, read_json, write_json
-from keras_recipes.callbacks import (
-    best_checkpoint_path,
-    read_manifest,
-    verify_checkpoint,
+from keras_recipes._internal.atomic import (
+    StateFileError,
+    atomic_path,
+    file_sha256,
+    read_json,
+    write_json,
+)
+from keras_recipes._internal.keras_internals import (
+    checkpoint_digest,
+    trial_checkpoint,
 )
 from keras_recipes.tuning.tuners import RECORD_FILE
 
@@ -25,8 +29,8 @@ class SearchResult:
             (Hyperband: the trial whose weights it starts from), `message`
             (the error's last line for a failed trial) and `hyperparameters`.
         best_hyperparameters: The best trial's hyperparameter values.
-        best_model_path: The best trial's best checkpoint, copied to
-            `<project>/best_model.keras` (`None` if no trial finished).
+        best_model_path: `<project>/best_model.keras`: the best trial's model
+            at its best epoch (`None` if no trial has a checkpoint).
         project_dir: KerasTuner's project folder (trials, oracle, summary).
         log_dir: The TensorBoard folder: one run per trial and execution.
         objective: The objective's metric name.
@@ -69,8 +73,9 @@ def summarize(tuner, log_dir=None):
     """The `SearchResult` of a tuner made by `make_tuner`, written to its project.
 
     Writes `summary.md`, `summary.csv`, `best_hyperparameters.json` and
-    `best_model.keras` (a copy of the best trial's best checkpoint) to the
-    project folder, each atomically.
+    `best_model.keras` (the best trial's model, built from its
+    hyperparameters, with the weights of its best epoch) to the project
+    folder, each atomically.
     """
     project_dir = Path(tuner.project_dir)
     objective = tuner.oracle.objective
@@ -121,20 +126,62 @@ def summarize(tuner, log_dir=None):
         tuner=tuner,
     )
     if best is not None:
-        trial_dir = Path(tuner.get_trial_dir(best["trial_id"]))
-        checkpoint = best_checkpoint_path(trial_dir / "best")  # Checked.
-        if checkpoint is not None:
-            saved = read_manifest(trial_dir / "best")["checkpoints"][0]
-            result.best_model_path = project_dir / "best_model.keras"
-            with atomic_path(result.best_model_path) as tmp:
-                shutil.copyfile(checkpoint, tmp)
-                # The copy too, against what the trial saved.
-                verify_checkpoint({**saved, "path": str(tmp)})
+        result.best_model_path = _save_best_model(
+            tuner, best["trial_id"], project_dir / "best_model.keras"
+        )
     write_json(project_dir / "best_hyperparameters.json", result.best_hyperparameters)
     with atomic_path(project_dir / "summary.md") as tmp:
         Path(tmp).write_text(result.table() + "\n")
     _write_csv(project_dir / "summary.csv", rows)
     return result
+
+
+def _save_best_model(tuner, trial_id, path):
+    """Saves the trial's model with its best epoch's weights to `path`; `None`
+    if the trial has no checkpoint.
+
+    One `.keras` file per search, not one per trial and improving epoch: the
+    weights of every trial's best epoch are KerasTuner's checkpoint already.
+    """
+    checkpoint = trial_checkpoint(tuner, trial_id)
+    if not checkpoint.is_file():
+        return None
+    problem = _damage(checkpoint)
+    if problem is None:
+        try:
+            model = tuner.load_model(tuner.oracle.trials[trial_id])
+        except Exception as error:  # h5py and Keras raise many kinds.
+            problem = f"it cannot be loaded: {type(error).__name__}: {error}"
+    if problem is not None:
+        raise StateFileError(
+            f"The checkpoint of the best trial ({trial_id}), {checkpoint}, is "
+            f"damaged ({problem}). It was written atomically, so it changed "
+            "afterwards; start the search over (overwrite=True), or load "
+            "another trial's model with tuner.load_model(trial)."
+        )
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+    return path
+
+
+def _damage(checkpoint):
+    """What differs from the size and SHA-256 recorded when `checkpoint` was
+    saved (`None` if nothing, or if nothing was recorded: bare KerasTuner)."""
+    record = read_json(checkpoint_digest(checkpoint))
+    if record is None:
+        return None
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("size"), int)
+        and isinstance(record.get("sha256"), str)
+    ):
+        return f"its record {checkpoint_digest(checkpoint)} holds {record!r}"
+    size = checkpoint.stat().st_size
+    if size != record["size"]:
+        return f"its size is {size:,} bytes, {record['size']:,} were saved"
+    if file_sha256(checkpoint) != record["sha256"]:
+        return "its SHA-256 differs from the one recorded when it was saved"
+    return None
 
 
 def _write_csv(path, rows):

@@ -3,9 +3,10 @@
 `make_tuner` returns KerasTuner's own `RandomSearch`, `BayesianOptimization`,
 `Hyperband` or `GridSearch`, with a mixin that adds to every trial:
 
-* `keras_recipes.EarlyStopping` and `keras_recipes.BestCheckpoint` on the
-  objective, new for each trial (the best model of trial `t` is
-  `<project>/trial_<t>/best/`);
+* `keras_recipes.EarlyStopping` on the objective, new for each trial (the
+  weights of a trial's best epoch are KerasTuner's own checkpoint, written
+  atomically here; the best trial's model is saved once, at the end, as
+  `<project>/best_model.keras`);
 * `record.json` in the trial folder: who ran it, epochs run and seconds, for
   the summary table (KerasTuner keeps neither);
 * a TensorBoard run folder per trial and execution, and the trial's hparams
@@ -34,10 +35,12 @@ from keras_recipes._internal.atomic import read_json, write_json
 from keras_recipes._internal.keras_internals import (
     TensorBoardHook,
     build_and_fit,
+    checkpoint_digest,
     make_state_safe,
     recover_project,
     save_tuner_state,
     serve_oracle,
+    trial_checkpoint,
 )
 from keras_recipes._internal.names import SEARCH_ALGORITHMS
 from keras_recipes._internal.validation import (
@@ -45,7 +48,6 @@ from keras_recipes._internal.validation import (
     check_choice,
     check_positive_int,
 )
-from keras_recipes.callbacks.best_checkpoint import BestCheckpoint
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.optimizer_logs import OptimizerLogs
 from keras_recipes.tuning.distributed import (
@@ -147,8 +149,10 @@ class _TrialCallbacks(TensorBoardHook):
         trial_dir = Path(self.get_trial_dir(trial.trial_id))
         callbacks = list(kwargs.pop("callbacks", None) or [])
         # A trial that runs again (the search was interrupted during it)
-        # starts from nothing, like its model: checkpoints, record, runs.
-        shutil.rmtree(trial_dir / "best", ignore_errors=True)
+        # starts from nothing, like its model: checkpoint, record, runs.
+        checkpoint = trial_checkpoint(self, trial.trial_id)
+        checkpoint.unlink(missing_ok=True)
+        checkpoint_digest(checkpoint).unlink(missing_ok=True)
         (trial_dir / RECORD_FILE).unlink(missing_ok=True)
         for board in _boards(callbacks):
             shutil.rmtree(Path(board.log_dir) / str(trial.trial_id), ignore_errors=True)
@@ -157,11 +161,6 @@ class _TrialCallbacks(TensorBoardHook):
         callbacks += [
             EarlyStopping(
                 objective.name, mode=objective.direction, patience=self.patience
-            ),
-            BestCheckpoint(
-                trial_dir / "best" / "model.keras",
-                monitor=objective.name,
-                mode=objective.direction,
             ),
             _TrialRecord(trial_dir / RECORD_FILE, self.tuner_id),
         ]
