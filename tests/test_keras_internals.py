@@ -222,6 +222,14 @@ def test_trial_checkpoint_is_what_keras_tuner_writes_and_loads(tmp_path):
         directory=str(tmp_path),
         project_name="p",
     )
+    # load_trial_model is load_model's body without the session clearing.
+    source = inspect.getsource(tuner.Tuner.load_model)
+    for line in ("self._try_build(trial.hyperparameters)", "model.build_from_config("):
+        require(line in source, f"Tuner.load_model no longer has {line!r}")
+    require(
+        "distribution_strategy" in source and hasattr(probe, "distribution_strategy"),
+        "Tuner.load_model no longer loads under the tuner's distribution_strategy",
+    )
     path = fence.trial_checkpoint(probe, "00")
     require(
         path == tmp_path / "p" / "trial_00" / "checkpoint.weights.h5",

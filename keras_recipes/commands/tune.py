@@ -25,7 +25,7 @@ KERASTUNER_ORACLE_PORT; set in the environment instead, they work the same.
 
 Writes to --log-dir (default runs/tune-<time>): args.json (a worker:
 args-<tuner id>.json), search/ (KerasTuner's project: trial_*/ with each
-trial's best checkpoint and record.json, summary.md, summary.csv,
+trial's best weights, their digest and record.json, summary.md, summary.csv,
 best_hyperparameters.json, best_model.keras), tensorboard/ (one run per
 trial), metrics.json, search.png (the objective per trial, and against the
 learning rate by optimizer).

@@ -2,6 +2,7 @@
 
 import csv
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from keras_recipes._internal.atomic import (
 )
 from keras_recipes._internal.keras_internals import (
     checkpoint_digest,
+    load_trial_model,
     trial_checkpoint,
 )
 from keras_recipes.tuning.tuners import RECORD_FILE
@@ -30,7 +32,8 @@ class SearchResult:
             (the error's last line for a failed trial) and `hyperparameters`.
         best_hyperparameters: The best trial's hyperparameter values.
         best_model_path: `<project>/best_model.keras`: the best trial's model
-            at its best epoch (`None` if no trial has a checkpoint).
+            at its best epoch, compiled, its optimizer fresh (`None` if no
+            trial has a checkpoint).
         project_dir: KerasTuner's project folder (trials, oracle, summary).
         log_dir: The TensorBoard folder: one run per trial and execution.
         objective: The objective's metric name.
@@ -149,7 +152,14 @@ def _save_best_model(tuner, trial_id, path):
     problem = _damage(checkpoint)
     if problem is None:
         try:
-            model = tuner.load_model(tuner.oracle.trials[trial_id])
+            with warnings.catch_warnings():
+                # The checkpoint holds Adam's slots, the new model's optimizer
+                # has none yet: the best model is for predicting or training
+                # on, not for resuming the trial's optimizer.
+                warnings.filterwarnings(
+                    "ignore", message="Skipping variable loading for optimizer"
+                )
+                model = load_trial_model(tuner, tuner.oracle.trials[trial_id])
         except Exception as error:  # h5py and Keras raise many kinds.
             problem = f"it cannot be loaded: {type(error).__name__}: {error}"
     if problem is not None:
