@@ -168,6 +168,7 @@ class SchedulingCallback(keras.callbacks.Callback):
             self._writer = ScalarWriter(self.log_dir)
         for tag, schedule in curves.items():
             self._writer.write(tag, steps, evaluate(schedule, steps))
+        self._writer.flush()
 
     def on_train_end(self, logs=None):
         if self._driver is not None:
