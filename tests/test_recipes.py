@@ -73,6 +73,14 @@ def test_train_smoke(tmp_path, capsys, schedule):
     assert len(rows) == 2
     manifest = json.loads((tmp_path / "best" / "checkpoints.json").read_text())
     assert manifest["best"]["epoch"] == metrics["best_epoch"]
+    # The best epoch is the one of the lowest validation loss (not accuracy).
+    val_loss = [float(row["val_loss"]) for row in rows]
+    assert metrics["best_epoch"] == 1 + val_loss.index(min(val_loss))
+    assert metrics["best_val_loss"] == pytest.approx(min(val_loss), rel=1e-5)
+    best_row = rows[metrics["best_epoch"] - 1]
+    assert metrics["best_val_accuracy"] == pytest.approx(
+        float(best_row["val_accuracy"]), rel=1e-5
+    )
     for png in ("lr_finder.png", "learning_curves.png"):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
     if schedule == "one-cycle":
