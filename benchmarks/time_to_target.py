@@ -58,7 +58,7 @@ import numpy as np
 
 import keras_recipes as kr
 from keras_recipes.batches import ShuffledBatches
-from keras_recipes.commands.train import MONITOR, suggestion_method
+from keras_recipes.commands.train import MONITOR, peak_epoch, suggestion_method
 from keras_recipes.data import Splits, load_dataset
 
 BATCH = 32
@@ -124,6 +124,7 @@ def run_arm(arm, seed, data, folder, recipe_epochs=RECIPE_EPOCHS, monitor=MONITO
     start = time.perf_counter()
     log = EpochLog(start)
     finder_seconds = 0.0
+    inputs = {"x": data.x_train, "y": data.y_train, "batch_size": BATCH}
     if arm == "peer":
         epochs = 60
         callbacks = [
@@ -148,29 +149,21 @@ def run_arm(arm, seed, data, folder, recipe_epochs=RECIPE_EPOCHS, monitor=MONITO
         peak = finder.suggestions.get(method) or 1e-3
         epochs = recipe_epochs
         schedule = kr.OneCycle(max_learning_rate=peak)
-        steps = -(-len(data.x_train) // BATCH)
-        rates = kr.schedules.evaluate(
-            schedule.schedule_for(epochs, steps, 1e-3).learning_rate,
-            np.arange(epochs * steps),
+        # The batches and the early stopping's first epoch as the command has them.
+        batches = ShuffledBatches(data.x_train, data.y_train, BATCH, seed)
+        inputs = {"x": batches, "shuffle": False}
+        first = peak_epoch(
+            schedule, argparse.Namespace(epochs=epochs), len(batches), peak
         )
         checkpoint = kr.BestCheckpoint(
             folder / "recipe" / "model.keras", monitor=monitor
         )
         callbacks = [
             schedule,
-            kr.EarlyStopping(
-                monitor,
-                patience=PATIENCE,
-                start_from_epoch=int(np.argmax(rates)) // steps,
-            ),
+            batches.follow_epochs(),
+            kr.EarlyStopping(monitor, patience=PATIENCE, start_from_epoch=first),
             checkpoint,
         ]
-    if arm == "recipe":  # As `keras-recipes train` feeds it.
-        batches = ShuffledBatches(data.x_train, data.y_train, BATCH, seed)
-        inputs = {"x": batches, "shuffle": False}
-        callbacks.insert(0, batches.follow_epochs())
-    else:
-        inputs = {"x": data.x_train, "y": data.y_train, "batch_size": BATCH}
     model.fit(
         **inputs,
         validation_data=(data.x_val, data.y_val),
