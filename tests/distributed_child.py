@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import keras_recipes as kr  # noqa: E402
 from keras_recipes.schedules import OneCycleSchedule, PowerDecay  # noqa: E402
 from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model  # noqa: E402
+from tests.tensorboard_events import read_run  # noqa: E402
 
 if BACKEND == "tensorflow":
     import tensorflow as tf
@@ -107,8 +108,12 @@ got, _ = kernels(
 applied = np.diff(got, prepend=0.0) / -gradient
 results["performance"] = largest_difference(applied, np.repeat([0.2, 0.2, 0.1], STEPS))
 
-# Momentum cycling against NumPy: v = mu * v - lr * g, w += v.
-got, _ = kernels(lambda: keras.optimizers.SGD(0.01, momentum=0.9), [kr.OneCycle(0.3)])
+# Momentum cycling against NumPy: v = mu * v - lr * g, w += v. The same fit
+# writes its per-step TensorBoard curves (the chief: one process here).
+board = os.path.join(os.path.dirname(os.path.abspath(OUT)), "schedule_board")
+got, _ = kernels(
+    lambda: keras.optimizers.SGD(0.01, momentum=0.9), [kr.OneCycle(0.3, log_dir=board)]
+)
 schedule = OneCycleSchedule(0.3, total)
 momentum = schedule.momentum_schedule(0.95, 0.85)
 velocity, weight, simulated = 0.0, 0.0, []
@@ -117,6 +122,20 @@ for step in range(total):
     weight += velocity
     simulated.append(weight)
 results["momentum"] = largest_difference(got, simulated) / max(abs(weight), 1e-12)
+# The curves list every update once, and the weights followed their values.
+curves = read_run(board)
+results["curve_steps"] = [
+    [step for step, _ in curves[tag]] == list(range(total))
+    for tag in ("schedule/learning_rate", "schedule/momentum")
+]
+velocity, weight, from_curves = 0.0, 0.0, []
+for (_, rate), (_, mu) in zip(
+    curves["schedule/learning_rate"], curves["schedule/momentum"], strict=True
+):
+    velocity = mu * velocity - rate * gradient
+    weight += velocity
+    from_curves.append(weight)
+results["curve"] = largest_difference(got, from_curves) / max(abs(weight), 1e-12)
 
 # The finder's sweep reaches the optimizer, and the model is usable after
 # (its momentum slots are built by the finder, before the sweep).

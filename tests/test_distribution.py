@@ -37,6 +37,10 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
         assert results[name + "_restored"] == pytest.approx(0.01), name
     assert results["performance"] < 1e-6
     assert results["momentum"] < 1e-5  # relative to NumPy's cycled momentum
+    # The per-step TensorBoard curves: every update once, at its position,
+    # with the rate and momentum the weights followed.
+    assert results["curve_steps"] == [True, True]
+    assert results["curve"] < 1e-5
     assert results["finder"] < 1e-4  # log of the rates of the sweep
     assert results["finder_restored_kernel"] == 0.0
     assert results["fit_after_finder"] == pytest.approx(
