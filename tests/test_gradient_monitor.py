@@ -22,6 +22,51 @@ def test_gradient_helper_matches_the_closed_form():
     np.testing.assert_allclose(gradient, 2 * x.T @ prediction / 8, rtol=1e-4)
 
 
+def test_gradient_helper_reads_the_weights_and_statistics_of_each_call():
+    # Compiled once per model: later calls must see the variables as they are
+    # then (new weights, new batch-norm statistics), not as they were traced.
+    norm = keras.layers.BatchNormalization(center=False, scale=False, epsilon=0.0)
+    dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")
+    model = keras.Sequential([keras.Input((1,)), norm, dense])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.full((4, 1), 3.0, "float32"), np.zeros((4, 1), "float32")
+
+    def expected():
+        # Inference mode: h = (x - mean) / sqrt(var); loss = mean((w h)^2).
+        h = (3.0 - norm.moving_mean.numpy()[0]) / np.sqrt(
+            norm.moving_variance.numpy()[0]
+        )
+        w = dense.kernel.numpy()[0, 0]
+        return (w * h) ** 2, 2 * w * h**2
+
+    for kernel, mean, variance in [(1.0, 0.0, 1.0), (2.0, 0.0, 1.0), (2.0, 1.0, 4.0)]:
+        dense.kernel.assign([[kernel]])
+        norm.moving_mean.assign([mean])
+        norm.moving_variance.assign([variance])
+        loss, (gradient,) = loss_and_gradients(model, x, y)
+        want_loss, want_gradient = expected()
+        assert loss == pytest.approx(want_loss, rel=1e-5)
+        assert gradient[0, 0] == pytest.approx(want_gradient, rel=1e-5)
+
+
+def test_gradient_helper_traces_once_per_model(monkeypatch):
+    from keras_recipes._internal import gradients
+
+    calls = []
+    loss_of = gradients._loss_of
+    monkeypatch.setattr(
+        gradients, "_loss_of", lambda *a, **k: calls.append(1) or loss_of(*a, **k)
+    )
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    for _ in range(3):
+        loss_and_gradients(model, x, y)
+    # TensorFlow and JAX run the Python function at the trace only.
+    traced = 3 if keras.backend.backend() == "torch" else 1
+    assert len(calls) == traced
+
+
 def data(n=128, features=16):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, features)).astype("float32")
