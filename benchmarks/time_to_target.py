@@ -18,7 +18,8 @@ same initial weights for all arms), batch 32:
   recipe's batches (`ShuffledBatches`: each epoch's order drawn from the
   seed and the epoch). `--recipe-epochs` and `--monitor` run a variant of
   it (`--recipe-epochs 15 --monitor val_accuracy`: the recipe before it
-  moved to 10 epochs on the validation loss, code `4b7250c`).
+  moved to 10 epochs on the validation loss, code `4b7250c`), and
+  `--weight-decay 0.01` the recipe on AdamW (the command's `--weight-decay`).
   The rest of what the command adds (TensorBoard, the CSV log, the backup,
   the plots) is left out, as the peer writes none of it.
 
@@ -58,8 +59,14 @@ import numpy as np
 
 import keras_recipes as kr
 from keras_recipes.batches import ShuffledBatches
-from keras_recipes.commands.train import MONITOR, peak_epoch, suggestion_method
+from keras_recipes.commands.train import (
+    MONITOR,
+    WEIGHT_DECAY,
+    peak_epoch,
+    suggestion_method,
+)
 from keras_recipes.data import Splits, load_dataset
+from keras_recipes.optimizers import make_optimizer
 
 BATCH = 32
 RECIPE_EPOCHS = 10  # keras-recipes train --epochs default
@@ -117,9 +124,23 @@ def augmented(data, seed, copies=3):
     )
 
 
-def run_arm(arm, seed, data, folder, recipe_epochs=RECIPE_EPOCHS, monitor=MONITOR):
+def run_arm(
+    arm,
+    seed,
+    data,
+    folder,
+    recipe_epochs=RECIPE_EPOCHS,
+    monitor=MONITOR,
+    weight_decay=WEIGHT_DECAY,
+):
     start = time.perf_counter()
     model = fresh_model(seed, data)
+    if arm == "recipe":  # The command's optimizer (AdamW with a weight decay).
+        model.compile(
+            make_optimizer("adam", 1e-3, weight_decay=weight_decay),
+            "sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     build_seconds = time.perf_counter() - start
     start = time.perf_counter()
     log = EpochLog(start)
@@ -217,6 +238,12 @@ def main(argv=None):
         default=MONITOR,
         help="what the recipe's early stopping and checkpoint watch",
     )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=WEIGHT_DECAY,
+        help="the recipe's AdamW weight decay (0: Adam)",
+    )
     args = parser.parse_args(argv)
     arms = ["peer", "constant", "recipe"]
     folder = Path(tempfile.mkdtemp(prefix="time_to_target_"))
@@ -234,7 +261,13 @@ def main(argv=None):
         random.Random(seed).shuffle(order)
         by_arm = {
             arm: run_arm(
-                arm, seed, data, folder / str(seed), args.recipe_epochs, args.monitor
+                arm,
+                seed,
+                data,
+                folder / str(seed),
+                args.recipe_epochs,
+                args.monitor,
+                args.weight_decay,
             )
             for arm in order
         }
@@ -261,7 +294,8 @@ def main(argv=None):
     print(
         f"Backend {keras.backend.backend()}, Keras {keras.__version__}; data "
         f"{args.data} ({len(data.x_train)} training samples); recipe "
-        f"{args.recipe_epochs} epochs, watching {args.monitor}; {args.seeds} "
+        f"{args.recipe_epochs} epochs, watching {args.monitor}, weight decay "
+        f"{args.weight_decay:g}; {args.seeds} "
         f"seeds; median (min-max); {time.perf_counter() - begin:.0f} s in all.\n"
     )
     print(

@@ -50,6 +50,47 @@ def test_metric_direction_is_what_keras_monitor_callbacks_read(metric, direction
     require("_direction" in source, "MonitorCallback no longer reads `_direction`")
 
 
+def test_a_fresh_train_function_is_traced_anew():
+    # Keras's JAX trainer jits `self.train_step`: a rebuilt function would get
+    # the trace of the one before it. A rate changed from Python between the
+    # builds shows which step ran: the kernel moves by -lr (gradient 1).
+    model = probe_model(keras.optimizers.SGD(0.1))
+    x, y = ones(4)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # Traced at lr 0.1.
+    # Kept alive, as `train_step.py` keeps it to put back: while it lives,
+    # JAX serves its trace to a new jit of an equal function.
+    saved = model.train_function
+    optimizer = model.optimizer
+    compiled = fence.learning_rate_slot(optimizer)
+    fence.set_learning_rate_slot(optimizer, lambda: keras.ops.convert_to_tensor(0.5))
+    try:
+        fence.make_fresh_train_function(model)
+        before = kernel(model)
+        # `fit` keeps the function it finds (`make_train_function()`).
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+        moved = before - kernel(model)
+    finally:
+        fence.set_learning_rate_slot(optimizer, compiled)
+        model.train_function = saved
+    require(
+        "train_step" not in model.__dict__,
+        "the model's own `train_step` was left on the instance",
+    )
+    require(
+        moved == pytest.approx(0.5),
+        f"the rebuilt train step applied lr {moved:g}, not the 0.5 it was "
+        f"rebuilt for: it ran the trace of the step before (JAX {_jax_version()})",
+    )
+
+
+def _jax_version():
+    try:
+        import jax
+    except ImportError:
+        return "not installed"
+    return jax.__version__
+
+
 def test_learning_rate_slot_is_what_the_step_evaluates():
     model = probe_model(keras.optimizers.SGD(0.1))
     optimizer = model.optimizer

@@ -141,3 +141,114 @@ def test_batch_end_hooks_stay_async(name, tmp_path):
         assert probe.threads == {main}
     else:
         assert probe.threads and main not in probe.threads
+
+
+# ------------------------------------------- one traced step for many schedules
+
+
+def kernel_model(optimizer, gradient=1.0):
+    """A bias-free unit behind `CountCalls`, kernel 0, on inputs of ones:
+    the gradient is `gradient` at every step."""
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            CountCalls(),
+            keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros"),
+        ]
+    )
+    model.compile(optimizer, loss=lambda y, p: gradient * keras.ops.mean(p))
+    return model
+
+
+class LastKernel(keras.callbacks.Callback):
+    """The kernel of the model's last layer after every step."""
+
+    def on_train_begin(self, logs=None):
+        self.kernels = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.kernels.append(float(self.model.layers[-1].kernel.numpy()[0, 0]))
+
+
+def kernel_fit(model, callbacks=(), epochs=2):
+    """Fits 4 steps an epoch; returns (traces, kernel after each step)."""
+    x = np.ones((64, 1), "float32")
+    recorder = LastKernel()
+    before = CountCalls.calls
+    model.fit(x, np.zeros((64, 1)), batch_size=16, epochs=epochs, verbose=0,
+              shuffle=False, callbacks=[*callbacks, recorder])  # fmt: skip
+    return CountCalls.calls - before, np.array(recorder.kernels)
+
+
+def follows(kernels, previous, rates, momenta, gradient=1.0):
+    """Whether the kernel moved as SGD's heavy ball with these rates and
+    momenta (`previous`: the two kernels before the fit)."""
+    deltas = np.diff(np.concatenate([previous, kernels]))
+    want = -np.asarray(rates) * gradient
+    got = deltas[1:] - np.asarray(momenta) * deltas[:-1]
+    # Kernels of up to ~12 in float32: differences carry ~1e-6 of rounding.
+    return np.allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def curves(callback, epochs, compiled=0.1):
+    made = callback.schedule_for(epochs, STEPS, compiled)
+    steps = np.arange(epochs * STEPS)
+    rates = kr.schedules.evaluate(made.learning_rate, steps)
+    momenta = (
+        np.full(len(steps), 0.9)
+        if made.momentum is None
+        else kr.schedules.evaluate(made.momentum, steps)
+    )
+    return rates, momenta
+
+
+def test_scheduled_fits_share_one_traced_step_and_follow_their_own_schedules():
+    model = kernel_model(keras.optimizers.SGD(0.1, momentum=0.9))
+    _, kernels = kernel_fit(model, epochs=1)  # The plain step, traced.
+    cycle = OneCycle(max_learning_rate=0.2)
+    first, cycled = kernel_fit(model, [cycle])
+    assert follows(cycled, kernels[-2:], *curves(cycle, 2))
+    # Another schedule, the momentum at its own 0.9: on TensorFlow the step
+    # of the 1cycle fit runs again (tables refilled); elsewhere it is traced
+    # (JAX) or eager (PyTorch).
+    decay = ExponentialScheduling(0.05, decay_epochs=1)
+    second, decayed = kernel_fit(model, [decay])
+    assert follows(decayed, cycled[-2:], *curves(decay, 2))
+    # A plain fit after them: the compiled rate and momentum.
+    third, plain = kernel_fit(model, epochs=1)
+    assert follows(plain, decayed[-2:], [0.1] * STEPS, [0.9] * STEPS)
+    if BACKEND == "tensorflow":
+        assert first > 0 and second == 0 and third == 0
+    elif BACKEND == "jax":
+        assert first > 0 and second > 0 and third == 0
+
+
+def test_the_fit_after_the_lr_finder_follows_its_schedule_at_no_trace():
+    model = kernel_model(keras.optimizers.SGD(0.1, momentum=0.9))
+    x = np.ones((64, 1), "float32")
+    before = CountCalls.calls
+    kr.find_learning_rate(model, x, np.zeros((64, 1)), batch_size=16,
+                          num_steps=10, verbose=0)  # fmt: skip
+    assert CountCalls.calls > before
+    cycle = OneCycle(max_learning_rate=0.2)
+    traced, kernels = kernel_fit(model, [cycle])
+    # The finder put the kernel and the velocity back to 0.
+    assert follows(kernels, [0.0, 0.0], *curves(cycle, 2))
+    if BACKEND == "tensorflow":
+        assert traced == 0  # The finder's step, its tables refilled.
+    else:
+        assert traced > 0
+
+
+def test_a_kept_step_is_not_run_after_the_model_is_compiled_again():
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    model = kernel_model(optimizer)
+    cycle = OneCycle(max_learning_rate=0.2)
+    _, cycled = kernel_fit(model, [cycle])
+    # Compiled again with the same optimizer and a loss twice as steep: the
+    # step kept for the schedules would still apply the old loss.
+    model.compile(optimizer, loss=lambda y, p: 2.0 * keras.ops.mean(p))
+    again = OneCycle(max_learning_rate=0.2)
+    traced, kernels = kernel_fit(model, [again])
+    assert traced > 0
+    assert follows(kernels, cycled[-2:], *curves(again, 2), gradient=2.0)

@@ -15,7 +15,9 @@ as a plain one) which, when the optimizer calls it or converts it to a tensor
 inside the train step, yields `schedule(position)` computed from the
 optimizer's `iterations` with `keras.ops`. The optimizer's variables are left
 as they are (same count and order, so weights files and JAX state keep their
-structure). `restore()` puts the compiled values back.
+structure). `restore()` puts the compiled values back. On TensorFlow the
+values are read from tables of the schedule (`schedule_tables.py`), so that
+later schedules of the same optimizer run the step already traced.
 
 Backend notes:
     * TensorFlow and JAX convert the momentum through `__tf_tensor__` and
@@ -35,6 +37,8 @@ from keras_recipes._internal.keras_internals import (
     learning_rate_slot,
     set_learning_rate_slot,
 )
+from keras_recipes._internal.schedule_tables import tables_for, tables_in_use
+from keras_recipes._internal.scheduled_value import ScheduledValue
 from keras_recipes._internal.train_step import hold_train_step, release_train_step
 
 # The optimizer attribute that holds the momentum, by optimizer family.
@@ -180,75 +184,6 @@ def _compiled_learning_rate(optimizer):
     return current.compiled if isinstance(current, ScheduledValue) else current
 
 
-class ScheduledValue(float):
-    """A float hyperparameter whose tensor value follows a schedule.
-
-    As a Python float it equals `value`. Called, converted to a tensor or used
-    in arithmetic, it returns `function()` as a tensor, evaluated where it is
-    used (inside the compiled train step).
-    """
-
-    # Keras infers the dtype of a binary op from `x.dtype`, else `type(x)`:
-    # `float` keeps the value's weak Python-float typing (Nadam multiplies a
-    # variable by its `beta_1`: `variable * beta_1`).
-    dtype = float
-
-    def __new__(cls, value, function, compiled=None):
-        self = super().__new__(cls, value)
-        self._function = function
-        # What the optimizer held before (its learning-rate variable), so that
-        # a fit interrupted by an exception can still be undone.
-        self.compiled = compiled
-        return self
-
-    def __call__(self):
-        return self._function()
-
-    def __jax_array__(self):
-        return self._function()
-
-    def __tf_tensor__(self, dtype=None, name=None):
-        value = self._function()
-        return value if dtype is None else ops.cast(value, dtype)
-
-    def __add__(self, other):
-        return ops.add(self._function(), other)
-
-    def __radd__(self, other):
-        return ops.add(other, self._function())
-
-    def __sub__(self, other):
-        return ops.subtract(self._function(), other)
-
-    def __rsub__(self, other):
-        return ops.subtract(other, self._function())
-
-    def __mul__(self, other):
-        return ops.multiply(self._function(), other)
-
-    def __rmul__(self, other):
-        return ops.multiply(other, self._function())
-
-    def __truediv__(self, other):
-        return ops.divide(self._function(), other)
-
-    def __rtruediv__(self, other):
-        return ops.divide(other, self._function())
-
-    def __pow__(self, other):
-        return ops.power(self._function(), other)
-
-    def __rpow__(self, other):
-        return ops.power(other, self._function())
-
-    def __neg__(self):
-        return ops.negative(self._function())
-
-    def __reduce__(self):
-        # Copies and pickles of an optimizer taken mid-fit hold the plain value.
-        return (float, (float(self),))
-
-
 class ScheduleDriver:
     """Makes `optimizer` follow `learning_rate_fn` (and `momentum_fn`) per step.
 
@@ -263,6 +198,12 @@ class ScheduleDriver:
         learning_rate_fn: Function of the float32 position tensor returning
             the learning rate.
         momentum_fn: Optional function of the position returning the momentum.
+        positions: The positions the fit can reach (its updates). Given, on
+            TensorFlow the step reads the schedules from tables of their
+            values, and a later driver of the same optimizer runs the step
+            already traced (`keras_recipes._internal.schedule_tables`); the
+            momentum is then driven whenever it can be, at its own value
+            when `momentum_fn` is `None`.
 
     A function whose `supports_numpy` attribute is true also accepts
     `xp=numpy` and then computes in NumPy (`OneCycleSchedule`, its momentum,
@@ -275,7 +216,7 @@ class ScheduleDriver:
             `momentum_fn` is given for an optimizer without momentum.
     """
 
-    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None):
+    def __init__(self, optimizer, learning_rate_fn, momentum_fn=None, positions=None):
         optimizer = applying_optimizer(optimizer)
         require_float_learning_rate(optimizer)
         self._optimizer = optimizer
@@ -291,6 +232,13 @@ class ScheduleDriver:
             if error:
                 raise ValueError(error)
             self._momentum_attribute = momentum_attribute(optimizer)
+        self._positions = positions
+        self._use_tables = positions is not None and tables_in_use()
+        self._tables = None
+        if self._use_tables and momentum_fn is None:
+            if cycle_momentum_error(optimizer) is None:
+                # At its own value: the same step as a cycled momentum's.
+                self._momentum_attribute = momentum_attribute(optimizer)
         self._variable = _compiled_learning_rate(optimizer)
         self._nominal_momentum = None
         self._momentum_of_step = None  # Set with each step's learning rate.
@@ -320,6 +268,18 @@ class ScheduleDriver:
         self._offset = int(ops.convert_to_numpy(optimizer.iterations)) - int(
             start_position
         )
+        attribute = self._momentum_attribute
+        if attribute is not None:
+            self._nominal_momentum = float(getattr(optimizer, attribute))
+        reuse = None
+        if self._use_tables:
+            self._tables, shared = tables_for(
+                optimizer, self._positions, attribute is not None
+            )
+            momentum = self._momentum_fn or self._nominal_momentum
+            self._tables.fill(self._learning_rate_fn, momentum, self._offset)
+            self._tables.owner = self
+            reuse = self._tables if shared else None
         # Not the public setter: it would untrack the variable and change the
         # optimizer's variable list (see the module docstring).
         set_learning_rate_slot(
@@ -330,15 +290,14 @@ class ScheduleDriver:
                 compiled=self._variable,
             ),
         )
-        if self._momentum_attribute is not None:
-            self._nominal_momentum = float(getattr(optimizer, self._momentum_attribute))
+        if attribute is not None:
             setattr(
                 optimizer,
-                self._momentum_attribute,
+                attribute,
                 ScheduledValue(self._nominal_momentum, self._scheduled_momentum),
             )
         self._installed = True
-        hold_train_step(model)
+        hold_train_step(model, reuse_key=reuse)
 
     def restore(self, model):
         """Gives the optimizer back its compiled learning rate and momentum."""
@@ -348,6 +307,9 @@ class ScheduleDriver:
         self._momentum_of_step = None  # A tensor of the last trace: let it go.
         if self._momentum_attribute is not None:
             setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
+        if self._tables is not None:
+            self._tables.owner = None
+            self._tables = None
         self._installed = False
         release_train_step(model)
 
@@ -359,6 +321,11 @@ class ScheduleDriver:
     # The two functions below run inside the compiled train step.
 
     def _scheduled_learning_rate(self):
+        if self._tables is not None:
+            # One lookup per step, the momentum's with it (see below).
+            learning_rate, momentum = self._tables.lookup(self._optimizer.iterations)
+            self._momentum_of_step = momentum
+            return learning_rate
         position = self.position(self._optimizer.iterations)
         if keras.backend.backend() != "torch":
             if self._momentum_fn is not None:
@@ -387,5 +354,7 @@ class ScheduleDriver:
     def _scheduled_momentum(self):
         if self._momentum_of_step is not None:
             return self._momentum_of_step
+        if self._tables is not None:
+            return self._tables.lookup(self._optimizer.iterations)[1]
         # Read before this step's learning rate (no Keras optimizer does).
         return self._momentum_fn(self.position(self._optimizer.iterations))

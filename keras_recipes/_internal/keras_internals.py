@@ -17,6 +17,17 @@ Keras (checked on 3.6 to 3.15):
   `MonitorCallback` reads to resolve `mode="auto"` (no public name).
 * `model._initial_epoch`: the epoch `fit` starts from when set before it
   begins (the hook Keras's own `BackupAndRestore` uses).
+* The JAX trainer's `make_train_function` jits `self.train_step`, and JAX
+  keys its cache of compiled steps on the function, by equality: the bound
+  methods of one model are equal, so while the function built before is
+  alive (`train_step.py` keeps it, to put it back after the fit) a function
+  rebuilt after a change that the step reads from Python (a scheduled
+  learning rate) runs the step compiled before, and the change is silently
+  ignored (Keras 3.15.1, JAX 0.10.2: a 1cycle fit of a model fit once
+  before applied the compiled rate and momentum). `make_fresh_train_function`
+  builds it over a function object of its own, put on the instance for the
+  build only (`train_step` shadowed in the model's `__dict__`); there is no
+  public way to ask for a new trace.
 
 KerasTuner (checked on 1.4.7 and 1.4.8):
 
@@ -61,6 +72,8 @@ import time
 from concurrent import futures
 from pathlib import Path
 
+import keras
+
 from keras_recipes._internal.atomic import (
     atomic_path,
     file_sha256,
@@ -82,6 +95,23 @@ def set_learning_rate_slot(optimizer, value):
     """Makes the optimizer's train step evaluate `value` as its learning rate,
     leaving its variables as they are (see the module docstring)."""
     optimizer._learning_rate = value
+
+
+def make_fresh_train_function(model):
+    """`model.make_train_function(force=True)`, traced anew on JAX (see the
+    module docstring)."""
+    if keras.backend.backend() != "jax":
+        model.make_train_function(force=True)
+        return
+
+    def train_step(state, data):
+        return type(model).train_step(model, state, data)
+
+    model.__dict__["train_step"] = train_step
+    try:
+        model.make_train_function(force=True)
+    finally:
+        del model.__dict__["train_step"]
 
 
 def metric_direction(metric):

@@ -15,39 +15,72 @@ hold and put back at the last release. A change that outlives the fit
 (`PerformanceScheduling` scaling a compiled schedule) calls
 `rebuild_train_step`, which also forgets the saved function: it no longer
 does what the model's step should do.
+
+A hold may also name a `reuse_key`: a change whose step reads everything
+that differs from one fit to the next from variables at run time (the
+schedule tables of `schedule_tables.py`, TensorFlow). The function built for
+it is kept on the model at the release, with the function it was built over,
+and a later hold with the same key over that same function (the model not
+compiled again since) runs it instead of building one: no trace. Only a hold
+that is alone for its whole length is kept (another change inside it would
+be in the function).
 """
 
 import weakref
 
-# model -> [train function to put back (or None), number of holders]
+from keras_recipes._internal.keras_internals import make_fresh_train_function
+
+# model -> [train function to put back (or None), number of holders, key]
 _SAVED = weakref.WeakKeyDictionary()
+# Where the kept functions live: on the model itself (a dictionary weak in
+# its models could not hold them, as each function holds its model), as a
+# plain attribute that Keras's tracking does not see.
+_KEPT = "_keras_recipes_kept_train_steps"
 
 
-def hold_train_step(model):
-    """Rebuilds the train function after a change lasting until the release."""
+def hold_train_step(model, reuse_key=None):
+    """Rebuilds the train function after a change lasting until the release.
+
+    With `reuse_key`, a function kept for that key (see the module docstring)
+    is put in instead of a new one.
+    """
     entry = _SAVED.get(model)
-    if entry is None:
-        _SAVED[model] = [model.train_function, 1]
-    else:
+    if entry is not None:
         entry[1] += 1
-    model.make_train_function(force=True)
+        entry[2] = None  # Nested: the function of the outer hold is not kept.
+        make_fresh_train_function(model)
+        return
+    saved = model.train_function
+    _SAVED[model] = [saved, 1, reuse_key if saved is not None else None]
+    kept = _kept(model)
+    if reuse_key is not None and kept.get("over") is saved and reuse_key in kept:
+        model.train_function = kept[reuse_key]
+        return
+    make_fresh_train_function(model)
 
 
 def release_train_step(model):
     """Undoes a hold: the last one puts back the function saved at the first."""
     entry = _SAVED.get(model)
     if entry is None:  # Not held: rebuild, to be safe.
-        model.make_train_function(force=True)
+        make_fresh_train_function(model)
         return
     entry[1] -= 1
     if entry[1] > 0:
-        model.make_train_function(force=True)
+        make_fresh_train_function(model)
         return
     del _SAVED[model]
-    if entry[0] is None:
+    saved, _, key = entry
+    if key is not None:
+        kept = _kept(model)
+        if kept.get("over") is not saved:  # Compiled again: start over.
+            kept.clear()
+            kept["over"] = saved
+        kept[key] = model.train_function
+    if saved is None:
         model.make_train_function(force=True)
     else:
-        model.train_function = entry[0]
+        model.train_function = saved
 
 
 def rebuild_train_step(model):
@@ -55,4 +88,16 @@ def rebuild_train_step(model):
     entry = _SAVED.get(model)
     if entry is not None:
         entry[0] = None
-    model.make_train_function(force=True)
+        entry[2] = None
+    _kept(model).clear()
+    make_fresh_train_function(model)
+
+
+def _kept(model):
+    kept = model.__dict__.get(_KEPT)
+    if kept is None:
+        kept = {}
+        # Not `setattr`: Keras would track the attribute (TensorFlow's
+        # tracking would then see the functions as part of the model).
+        object.__setattr__(model, _KEPT, kept)
+    return kept

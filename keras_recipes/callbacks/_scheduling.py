@@ -5,6 +5,7 @@ import numpy as np
 
 from keras_recipes._internal.driver import (
     ScheduleDriver,
+    accumulation_steps,
     compiled_learning_rate,
     require_float_learning_rate,
     updates_per_epoch,
@@ -128,11 +129,19 @@ class SchedulingCallback(keras.callbacks.Callback):
         # Positions count applied updates (k batches each under gradient
         # accumulation), as the optimizer's `iterations` do.
         updates = updates_per_epoch(optimizer, steps_per_epoch, type(self).__name__)
+        steps = accumulation_steps(optimizer)
         self._curves = self.schedule_for(
             self.params["epochs"], updates, compiled_learning_rate(optimizer)
         )
+        # The positions the fit can reach: Keras's own count of its batches
+        # may exceed `steps_per_epoch` given to the callback.
+        epochs = self.params["epochs"]
+        positions = epochs * max(updates, (self.params.get("steps") or 0) // steps)
         self._driver = ScheduleDriver(
-            optimizer, self._curves.learning_rate, self._curves.momentum
+            optimizer,
+            self._curves.learning_rate,
+            self._curves.momentum,
+            positions=positions,
         )
         self._updates_per_epoch = updates
         self._epoch_start = None

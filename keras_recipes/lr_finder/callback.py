@@ -147,7 +147,7 @@ class LRFinder(keras.callbacks.Callback):
                 f"{steps}x larger (the same batch per update), then compile "
                 "it back."
             )
-        self._driver = ScheduleDriver(optimizer, self._sweep)
+        self._driver = ScheduleDriver(optimizer, self._sweep, positions=self.num_steps)
         if not model.built:
             raise ValueError(
                 "The LR finder needs a built model, to save its weights before "
