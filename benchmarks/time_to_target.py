@@ -61,7 +61,7 @@ import keras_recipes as kr
 from keras_recipes.batches import ShuffledBatches
 from keras_recipes.commands.train import (
     MONITOR,
-    WEIGHT_DECAY,
+    build_parser,
     peak_epoch,
     suggestion_method,
 )
@@ -69,8 +69,11 @@ from keras_recipes.data import Splits, load_dataset
 from keras_recipes.optimizers import make_optimizer
 
 BATCH = 32
-RECIPE_EPOCHS = 10  # keras-recipes train --epochs default
-PATIENCE = 5  # keras-recipes train --patience default
+# The command's defaults: --epochs, --patience, --weight-decay.
+_DEFAULTS = build_parser()
+RECIPE_EPOCHS = _DEFAULTS.get_default("epochs")
+PATIENCE = _DEFAULTS.get_default("patience")
+WEIGHT_DECAY = _DEFAULTS.get_default("weight_decay")
 
 
 class EpochLog(keras.callbacks.Callback):

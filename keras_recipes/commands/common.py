@@ -197,16 +197,14 @@ def non_negative_float(text):
     return value
 
 
-def add_regularization(parser, weight_decay=0.0):
-    """`--weight-decay` (AdamW; default `weight_decay`) and `--clipnorm` /
-    `--global-clipnorm`: Keras's own, passed to
-    `keras_recipes.optimizers.make_optimizer`."""
+def add_regularization(parser):
+    """`--weight-decay` (AdamW) and `--clipnorm` / `--global-clipnorm`:
+    Keras's own, passed to `keras_recipes.optimizers.make_optimizer`."""
     parser.add_argument(
         "--weight-decay",
         type=non_negative_float,
-        default=weight_decay,
-        help="decoupled weight decay (AdamW instead of Adam); 0: none "
-        f"(default: {weight_decay:g})",
+        default=0.0,
+        help="decoupled weight decay (AdamW instead of Adam); 0: none",
     )
     clipping = parser.add_mutually_exclusive_group()
     clipping.add_argument(
