@@ -100,6 +100,13 @@ def test_the_curve_is_the_rate_applied_under_each_setup(tmp_path, setup):
         targets = {"a": y, "b": y} if setup == "two_outputs" else y
         model.fit(x, targets, batch_size=2, epochs=3, shuffle=False, verbose=0,
                   callbacks=[scheduler, Record()])  # fmt: skip
+        # A second scheduled fit of the same model: the step traced for the
+        # first runs again on TensorFlow (its tables refilled), JAX traces
+        # its own; either way the weights must follow the new schedule.
+        first_fit = len(kernels)
+        decay = kr.ExponentialScheduling(0.2, decay_epochs=1)
+        model.fit(x, targets, batch_size=2, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[decay, Record()])  # fmt: skip
     finally:
         keras.mixed_precision.set_global_policy("float32")
     updates = 3 * 8 // accumulation
@@ -117,6 +124,11 @@ def test_the_curve_is_the_rate_applied_under_each_setup(tmp_path, setup):
     # the curve's rates and momenta (gradient 1), read at each batch hook.
     rates = np.array([value for _, value in curves["schedule/learning_rate"]])
     momenta = np.array([value for _, value in curves["schedule/momentum"]])
+    second = decay.schedule_for(2, 8 // accumulation, 0.01).learning_rate
+    rates = np.concatenate(
+        [rates, kr.schedules.evaluate(second, np.arange(2 * 8 // accumulation))]
+    )
+    momenta = np.concatenate([momenta, np.full(2 * 8 // accumulation, 0.9)])
     velocity, kernel, simulated = 0.0, 0.0, []
     for rate, momentum in zip(rates, momenta, strict=True):
         velocity = momentum * velocity - rate
@@ -124,8 +136,10 @@ def test_the_curve_is_the_rate_applied_under_each_setup(tmp_path, setup):
         simulated.append(kernel)
     after_updates = np.concatenate([[0.0], simulated])  # after 0, 1, ... updates
     hooks = np.array(kernels)  # one row per batch hook
+    # Batches seen at each hook, counted over both fits.
     batches_seen = execution * np.arange(1, len(hooks) + 1)
     expected_kernel = after_updates[batches_seen // accumulation]
+    assert len(hooks) == first_fit + 2 * 8 // execution
     for column in range(hooks.shape[1]):
         np.testing.assert_allclose(
             hooks[:, column], expected_kernel, rtol=1e-4, atol=1e-5
