@@ -11,9 +11,10 @@ shape (`tf.function`, `jax.jit`) and kept for the model's life: run eagerly
 it dispatched every layer's ops one by one (timed by hand on a shared
 machine, the 102-variable model of docs/benchmarks.md: 216 ms a check on
 JAX and 71 ms on TensorFlow, against 6 and 8 ms compiled). The model's
-variables are inputs of the JAX function (their current values at every call) and captured by reference in
-TensorFlow's, so a compiled check never reads stale weights or batch-norm
-statistics. PyTorch runs eagerly, as its train step does.
+variables are inputs of the JAX function (their current values at every
+call) and captured by reference in TensorFlow's, so a compiled check never
+reads stale weights or batch-norm statistics. PyTorch runs eagerly, as its
+train step does.
 """
 
 import weakref
