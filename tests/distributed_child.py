@@ -162,6 +162,34 @@ twin.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
 results["fit_after_finder"] = float(model.layers[0].kernel.numpy()[0, 0])
 results["fit_of_untouched_twin"] = float(twin.layers[0].kernel.numpy()[0, 0])
 
+# A second scheduled fit of the same model runs the step kept from the first
+# (its schedule tables refilled): it follows its own schedule, with the
+# momentum at its compiled 0.5 (v = mu * v - lr * g, so the kernel's moves
+# d satisfy d_t - 0.5 * d_{t-1} = -lr_t * g).
+with scope():
+    model = probe_model(keras.optimizers.SGD(0.01, momentum=0.5))
+x, y = ones(STEPS * BATCH)
+model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+recorder = KernelRecorder()
+model.fit(
+    x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False,
+    callbacks=[kr.OneCycle(0.3), recorder],
+)  # fmt: skip
+before = np.array(recorder.kernels)[-2:, 0]
+decay = kr.ExponentialScheduling(0.2, decay_steps=5)
+recorder = KernelRecorder()
+model.fit(
+    x, y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False,
+    callbacks=[decay, recorder],
+)  # fmt: skip
+moves = np.diff(np.concatenate([before, np.array(recorder.kernels)[:, 0]]))
+rates = kr.schedules.evaluate(
+    decay.schedule_for(EPOCHS, STEPS, 0.01).learning_rate, np.arange(total)
+)
+results["second_scheduled_fit"] = largest_difference(
+    moves[1:] - 0.5 * moves[:-1], -rates * gradient
+)
+
 # Discriminative rates: every variable at half the rate, on the replicas.
 got, _ = kernels(
     lambda: kr.DiscriminativeOptimizer(keras.optimizers.SGD(0.1), [], default=0.5)

@@ -46,4 +46,6 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
     assert results["fit_after_finder"] == pytest.approx(
         results["fit_of_untouched_twin"], rel=1e-6
     )
+    # The step kept from a 1cycle fit, run again by the next scheduled fit.
+    assert results["second_scheduled_fit"] < 1e-5
     assert results["discriminative"] < 1e-6  # half the plain step, both backends

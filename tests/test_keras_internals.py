@@ -5,6 +5,7 @@ release changes the internal, the test fails with the installed versions and
 what changed, pointing at the one module to update.
 """
 
+import contextlib
 import inspect
 
 import keras
@@ -14,7 +15,7 @@ import pytest
 from tensorboard.plugins.hparams import api as hparams_api
 
 from keras_recipes._internal import keras_internals as fence
-from tests.conftest import ones, probe_model
+from tests.conftest import BACKEND, ones, probe_model, steps_per_execution_values
 
 
 def require(condition, what):
@@ -81,6 +82,76 @@ def test_a_fresh_train_function_is_traced_anew():
         f"the rebuilt train step applied lr {moved:g}, not the 0.5 it was "
         f"rebuilt for: it ran the trace of the step before (JAX {_jax_version()})",
     )
+
+
+class StepInputs:
+    """`values()` for the step: a rate held in a variable; what the step
+    received while it runs (JAX)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.received = None
+
+    def values(self):
+        return (self.rate.value,)
+
+    @contextlib.contextmanager
+    def receive(self, values):
+        self.received = values[0]
+        try:
+            yield
+        finally:
+            self.received = None
+
+
+@pytest.mark.parametrize("steps_per_execution", steps_per_execution_values())
+def test_step_inputs_reach_the_step_at_every_call(steps_per_execution):
+    # JAX's jit takes an array outside the step's inputs as a constant: the
+    # rate must come in beside each batch (Keras's `train_function(state,
+    # iterator)` takes `next(iterator)` as the batch of a step) for one trace
+    # to serve a later fit with another rate. Elsewhere the step reads the
+    # variable when it runs. The kernel moves by -lr a step (gradient 1).
+    model = probe_model(
+        keras.optimizers.SGD(0.1), steps_per_execution=steps_per_execution
+    )
+    x, y = ones(8)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    inputs = StepInputs(keras.Variable(0.0, trainable=False))
+    evaluations = []
+
+    def learning_rate():  # Evaluated at each trace (each step on PyTorch).
+        evaluations.append(inputs.received)
+        return inputs.rate if inputs.received is None else inputs.received
+
+    optimizer = model.optimizer
+    compiled = fence.learning_rate_slot(optimizer)
+    fence.set_learning_rate_slot(optimizer, learning_rate)
+    moved = []
+    try:
+        fence.make_fresh_train_function(model, step_inputs=inputs)
+        for rate in (0.25, 0.5):
+            inputs.rate.assign(rate)
+            before = kernel(model)
+            model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # 2 steps.
+            moved.append(before - kernel(model))
+    finally:
+        fence.set_learning_rate_slot(optimizer, compiled)
+    require(
+        moved == pytest.approx([0.5, 1.0]),
+        f"a step built with step inputs moved the kernel by {moved}, not by "
+        f"2 steps of the rates 0.25 and 0.5 given at each call (JAX "
+        f"{_jax_version()})",
+    )
+    if BACKEND != "torch":
+        require(
+            len(evaluations) == 1,
+            f"the step was traced {len(evaluations)} times for two fits",
+        )
+    if BACKEND == "jax":
+        require(
+            evaluations[0] is not None and inputs.received is None,
+            "the step did not receive its inputs while traced",
+        )
 
 
 def _jax_version():

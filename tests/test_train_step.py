@@ -208,19 +208,17 @@ def test_scheduled_fits_share_one_traced_step_and_follow_their_own_schedules():
     cycle = OneCycle(max_learning_rate=0.2)
     first, cycled = kernel_fit(model, [cycle])
     assert follows(cycled, kernels[-2:], *curves(cycle, 2))
-    # Another schedule, the momentum at its own 0.9: on TensorFlow the step
-    # of the 1cycle fit runs again (tables refilled); elsewhere it is traced
-    # (JAX) or eager (PyTorch).
+    # Another schedule, the momentum at its own 0.9: on TensorFlow and JAX
+    # the step of the 1cycle fit runs again (tables refilled); PyTorch is
+    # eager.
     decay = ExponentialScheduling(0.05, decay_epochs=1)
     second, decayed = kernel_fit(model, [decay])
     assert follows(decayed, cycled[-2:], *curves(decay, 2))
     # A plain fit after them: the compiled rate and momentum.
     third, plain = kernel_fit(model, epochs=1)
     assert follows(plain, decayed[-2:], [0.1] * STEPS, [0.9] * STEPS)
-    if BACKEND == "tensorflow":
+    if BACKEND in ("tensorflow", "jax"):
         assert first > 0 and second == 0 and third == 0
-    elif BACKEND == "jax":
-        assert first > 0 and second > 0 and third == 0
 
 
 def test_the_fit_after_the_lr_finder_follows_its_schedule_at_no_trace():
@@ -234,10 +232,8 @@ def test_the_fit_after_the_lr_finder_follows_its_schedule_at_no_trace():
     traced, kernels = kernel_fit(model, [cycle])
     # The finder put the kernel and the velocity back to 0.
     assert follows(kernels, [0.0, 0.0], *curves(cycle, 2))
-    if BACKEND == "tensorflow":
+    if BACKEND in ("tensorflow", "jax"):
         assert traced == 0  # The finder's step, its tables refilled.
-    else:
-        assert traced > 0
 
 
 def test_a_kept_step_is_not_run_after_the_model_is_compiled_again():

@@ -15,9 +15,9 @@ as a plain one) which, when the optimizer calls it or converts it to a tensor
 inside the train step, yields `schedule(position)` computed from the
 optimizer's `iterations` with `keras.ops`. The optimizer's variables are left
 as they are (same count and order, so weights files and JAX state keep their
-structure). `restore()` puts the compiled values back. On TensorFlow the
-values are read from tables of the schedule (`schedule_tables.py`), so that
-later schedules of the same optimizer run the step already traced.
+structure). `restore()` puts the compiled values back. On TensorFlow and JAX
+the values are read from tables of the schedule (`schedule_tables.py`), so
+that later schedules of the same optimizer run the step already traced.
 
 Backend notes:
     * TensorFlow and JAX convert the momentum through `__tf_tensor__` and
@@ -199,11 +199,12 @@ class ScheduleDriver:
             the learning rate.
         momentum_fn: Optional function of the position returning the momentum.
         positions: The positions the fit can reach (its updates). Given, on
-            TensorFlow the step reads the schedules from tables of their
-            values, and a later driver of the same optimizer runs the step
-            already traced (`keras_recipes._internal.schedule_tables`); the
-            momentum is then driven whenever it can be, at its own value
-            when `momentum_fn` is `None`.
+            TensorFlow and JAX the step reads the schedules from tables of
+            their values, and a later driver of the same optimizer runs the
+            step already traced
+            (`keras_recipes._internal.schedule_tables`); the momentum is
+            then driven whenever it can be, at its own value when
+            `momentum_fn` is `None`.
 
     A function whose `supports_numpy` attribute is true also accepts
     `xp=numpy` and then computes in NumPy (`OneCycleSchedule`, its momentum,
@@ -297,7 +298,7 @@ class ScheduleDriver:
                 ScheduledValue(self._nominal_momentum, self._scheduled_momentum),
             )
         self._installed = True
-        hold_train_step(model, reuse_key=reuse)
+        hold_train_step(model, reuse_key=reuse, step_inputs=self._tables)
 
     def restore(self, model):
         """Gives the optimizer back its compiled learning rate and momentum."""

@@ -28,6 +28,14 @@ Keras (checked on 3.6 to 3.15):
   builds it over a function object of its own, put on the instance for the
   build only (`train_step` shadowed in the model's `__dict__`); there is no
   public way to ask for a new trace.
+* The JAX trainer's `train_function(state, iterator)`: its step takes
+  `next(iterator)` as the batch, once per step (`steps_per_execution` times
+  a call). JAX's `jit` takes an array that is not an input of the step as a
+  constant, and the step's inputs are the model's and optimizer's variables
+  and the batch only; so `make_fresh_train_function(model, step_inputs)`
+  passes arrays of ours (the schedule tables) in beside each batch, through
+  an iterator of `(batch, values)` and a step that takes them apart: the
+  step traced once reads the values of each call (no public way either).
 
 KerasTuner (checked on 1.4.7 and 1.4.8):
 
@@ -97,21 +105,41 @@ def set_learning_rate_slot(optimizer, value):
     optimizer._learning_rate = value
 
 
-def make_fresh_train_function(model):
+def make_fresh_train_function(model, step_inputs=None):
     """`model.make_train_function(force=True)`, traced anew on JAX (see the
-    module docstring)."""
+    module docstring).
+
+    `step_inputs` (JAX; ignored elsewhere, where the step reads variables
+    when it runs): an object whose `values()` (a tree of arrays) go into the
+    compiled step at every call, and whose `receive(values)`, a context
+    manager, holds the step's own (traced) values while the step runs.
+    """
     if keras.backend.backend() != "jax":
         model.make_train_function(force=True)
         return
 
     def train_step(state, data):
-        return type(model).train_step(model, state, data)
+        if step_inputs is None:
+            return type(model).train_step(model, state, data)
+        data, values = data
+        with step_inputs.receive(values):
+            return type(model).train_step(model, state, data)
 
     model.__dict__["train_step"] = train_step
     try:
         model.make_train_function(force=True)
     finally:
         del model.__dict__["train_step"]
+    if step_inputs is not None:
+        model.train_function = functools.partial(
+            _with_step_inputs, model.train_function, step_inputs
+        )
+
+
+def _with_step_inputs(train_function, step_inputs, state, iterator):
+    # Keras's step takes `next(iterator)`; ours, `(batch, values)`.
+    batches = ((batch, step_inputs.values()) for batch in iterator)
+    return train_function(state, batches)
 
 
 def metric_direction(metric):

@@ -18,12 +18,18 @@ whenever the optimizer has a momentum that can be driven (constant when the
 schedule leaves it alone), so that a step with a cycled momentum and one
 without are the same step.
 
-JAX's `jit` takes every array that is not an input of the step (the model's
-and the optimizer's variables) as a constant, and PyTorch runs eagerly: on
-those backends the schedule is computed in the step, as before, and each
-scheduled fit traces its step (JAX) or traces nothing (PyTorch).
+JAX's `jit` takes every array that is not an input of the step as a
+constant, and the step's inputs are the model's and optimizer's variables
+and the batch: there the tables' values go into the step beside each batch
+(`make_fresh_train_function(model, step_inputs=tables)`), and the kept
+function is run again in the same way. Under a `keras.distribution` the
+tables, made inside the fit, are laid out as the distribution lays out its
+variables (replicated by `DataParallel`; tests/test_distribution.py runs a
+kept step on two devices). PyTorch runs the step eagerly: there the schedule
+is computed in the step and nothing is traced.
 """
 
+import contextlib
 import weakref
 
 import keras
@@ -40,7 +46,7 @@ _SHARED = weakref.WeakKeyDictionary()
 
 def tables_in_use():
     """Whether this backend's compiled step reads the tables at run time."""
-    return keras.backend.backend() == "tensorflow"
+    return keras.backend.backend() in ("tensorflow", "jax")
 
 
 class ScheduleTables:
@@ -69,6 +75,7 @@ class ScheduleTables:
             0, dtype=iterations_dtype, trainable=False, name="schedule_offset"
         )
         self.owner = None  # The driver installed on the tables.
+        self._received = None  # JAX: the step's own values, while it runs.
 
     def fill(self, learning_rate_fn, momentum, offset):
         """Writes the schedules' values and the offset.
@@ -87,17 +94,38 @@ class ScheduleTables:
             self.momentum.assign(values)
         self.offset.assign(offset)
 
+    def values(self):
+        """The tables and the offset, as the step's inputs (JAX)."""
+        momentum = self.momentum.value if self.with_momentum else None
+        return self.learning_rate.value, momentum, self.offset.value
+
+    @contextlib.contextmanager
+    def receive(self, values):
+        """Makes `lookup` read `values` (the step's inputs) while it runs."""
+        self._received = values
+        try:
+            yield
+        finally:
+            self._received = None
+
     def lookup(self, iterations):
         """`(learning rate, momentum or None)` at the step after `iterations`."""
+        if self._received is not None:
+            learning_rate, momentum, offset = self._received
+        else:
+            learning_rate, momentum, offset = (
+                self.learning_rate,
+                self.momentum,
+                self.offset,
+            )
         index = ops.clip(
-            ops.subtract(iterations, ops.cast(self.offset, iterations.dtype)),
+            ops.subtract(iterations, ops.cast(offset, iterations.dtype)),
             0,
             self.capacity - 1,
         )
-        learning_rate = ops.take(self.learning_rate, index)
         if not self.with_momentum:
-            return learning_rate, None
-        return learning_rate, ops.take(self.momentum, index)
+            return ops.take(learning_rate, index), None
+        return ops.take(learning_rate, index), ops.take(momentum, index)
 
 
 def tables_for(optimizer, positions, with_momentum):
@@ -123,7 +151,7 @@ def tables_for(optimizer, positions, with_momentum):
 
 
 def _values(function, capacity):
-    # As `keras_recipes.schedules.evaluate` (TensorFlow only here): NumPy
+    # As `keras_recipes.schedules.evaluate`: NumPy
     # where the function supports it, else one call on all the positions.
     steps = np.arange(capacity, dtype="float32")
     if getattr(function, "supports_numpy", False):

@@ -17,8 +17,9 @@ hold and put back at the last release. A change that outlives the fit
 does what the model's step should do.
 
 A hold may also name a `reuse_key`: a change whose step reads everything
-that differs from one fit to the next from variables at run time (the
-schedule tables of `schedule_tables.py`, TensorFlow). The function built for
+that differs from one fit to the next at run time (the schedule tables of
+`schedule_tables.py`: variables on TensorFlow, `step_inputs` passed into
+the step on JAX, see `make_fresh_train_function`). The function built for
 it is kept on the model at the release, with the function it was built over,
 and a later hold with the same key over that same function (the model not
 compiled again since) runs it instead of building one: no trace. Only a hold
@@ -30,7 +31,8 @@ import weakref
 
 from keras_recipes._internal.keras_internals import make_fresh_train_function
 
-# model -> [train function to put back (or None), number of holders, key]
+# model -> [train function to put back (or None), number of holders, key,
+#          step inputs of the functions built while held]
 _SAVED = weakref.WeakKeyDictionary()
 # Where the kept functions live: on the model itself (a dictionary weak in
 # its models could not hold them, as each function holds its model), as a
@@ -38,25 +40,28 @@ _SAVED = weakref.WeakKeyDictionary()
 _KEPT = "_keras_recipes_kept_train_steps"
 
 
-def hold_train_step(model, reuse_key=None):
+def hold_train_step(model, reuse_key=None, step_inputs=None):
     """Rebuilds the train function after a change lasting until the release.
 
     With `reuse_key`, a function kept for that key (see the module docstring)
-    is put in instead of a new one.
+    is put in instead of a new one. `step_inputs` go into the step at each
+    call (JAX, `make_fresh_train_function`).
     """
     entry = _SAVED.get(model)
     if entry is not None:
         entry[1] += 1
         entry[2] = None  # Nested: the function of the outer hold is not kept.
-        make_fresh_train_function(model)
+        entry[3] = step_inputs or entry[3]
+        make_fresh_train_function(model, entry[3])
         return
     saved = model.train_function
-    _SAVED[model] = [saved, 1, reuse_key if saved is not None else None]
+    key = reuse_key if saved is not None else None
+    _SAVED[model] = [saved, 1, key, step_inputs]
     kept = _kept(model)
     if reuse_key is not None and kept.get("over") is saved and reuse_key in kept:
         model.train_function = kept[reuse_key]
         return
-    make_fresh_train_function(model)
+    make_fresh_train_function(model, step_inputs)
 
 
 def release_train_step(model):
@@ -67,10 +72,10 @@ def release_train_step(model):
         return
     entry[1] -= 1
     if entry[1] > 0:
-        make_fresh_train_function(model)
+        make_fresh_train_function(model, entry[3])
         return
     del _SAVED[model]
-    saved, _, key = entry
+    saved, _, key, _ = entry
     if key is not None:
         kept = _kept(model)
         if kept.get("over") is not saved:  # Compiled again: start over.
@@ -90,7 +95,7 @@ def rebuild_train_step(model):
         entry[0] = None
         entry[2] = None
     _kept(model).clear()
-    make_fresh_train_function(model)
+    make_fresh_train_function(model, entry[3] if entry is not None else None)
 
 
 def _kept(model):
