@@ -99,3 +99,42 @@ def test_a_model_without_a_layer_to_watch_is_refused_at_train_begin():
         model.fit(
             x, np.zeros(8), epochs=1, verbose=0, callbacks=[kr.ActivationMonitor(x)]
         )
+
+
+class CountCalls(keras.layers.Layer):
+    """Identity layer counting the Python calls of `call` (a trace, or an
+    eager call on PyTorch)."""
+
+    calls = 0
+
+    def call(self, x):
+        CountCalls.calls += 1
+        return x
+
+
+def test_the_probe_is_compiled_once_and_reads_the_weights_of_each_check():
+    # Compiled once per model (TensorFlow, JAX), and the probe kept for the
+    # model: each new monitor's check must see the weights as they are then.
+    # Kernel 0 and bias b: every unit outputs relu(b).
+    dense = keras.layers.Dense(4, activation="relu", kernel_initializer="zeros")
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            CountCalls(),  # On the probe's path.
+            dense,
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    x = np.ones((8, 2), "float32")
+    before = CountCalls.calls
+    for bias in (1.0, -1.0, 3.0):
+        dense.bias.assign(np.full(4, bias, "float32"))
+        monitor = kr.ActivationMonitor(x)
+        monitor.set_model(model)
+        monitor.on_train_begin()
+        monitor.on_epoch_end(0, {})
+        stats = monitor.history[-1]["layers"][dense.name]
+        assert stats["mean"] == pytest.approx(max(bias, 0.0))
+        assert stats["dead"] == (1.0 if bias < 0 else 0.0)
+    traced = 3 if keras.backend.backend() == "torch" else 1
+    assert CountCalls.calls - before == traced

@@ -1,4 +1,6 @@
-"""Gradients of a model's loss on one batch, on every Keras backend.
+"""The monitors' computations on one batch: gradients of a model's loss
+(`loss_and_gradients`) and a model's outputs (`outputs_of`), on every Keras
+backend.
 
 Keras has no backend-neutral "gradient of this function" API, so this is the
 one place that speaks each backend's autodiff: `tf.GradientTape`,
@@ -14,7 +16,8 @@ JAX and 71 ms on TensorFlow, against 6 and 8 ms compiled). The model's
 variables are inputs of the JAX function (their current values at every
 call) and captured by reference in TensorFlow's, so a compiled check never
 reads stale weights or batch-norm statistics. PyTorch runs eagerly, as its
-train step does.
+train step does. `outputs_of` (`ActivationMonitor`'s probe) is compiled the
+same way.
 """
 
 import weakref
@@ -25,6 +28,8 @@ from keras import ops
 
 # model -> the compiled function of `loss_and_gradients` for that model.
 _COMPILED = weakref.WeakKeyDictionary()
+# model -> the compiled function of `outputs_of` for that model.
+_FORWARD = weakref.WeakKeyDictionary()
 
 
 def loss_and_gradients(model, x, y):
@@ -57,6 +62,55 @@ def loss_and_gradients(model, x, y):
         for v, g in zip(variables, grads, strict=True)
     ]
     return float(ops.convert_to_numpy(loss)) / scale, arrays
+
+
+def outputs_of(model, x):
+    """`model(x, training=False)`, as a list of NumPy arrays (one an output).
+
+    Compiled once per model (TensorFlow, JAX) and run on its current
+    variables; nothing of the model changes.
+    """
+    structure, function = _FORWARD.get(model, (None, None))
+    if structure != _structure(model):
+        structure, function = _structure(model), _compile_forward(model)
+        _FORWARD[model] = structure, function
+    outputs = function(x)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [np.asarray(ops.convert_to_numpy(output)) for output in outputs]
+
+
+def _compile_forward(model):
+    model_ref = weakref.ref(model)  # Held weakly, as in `_compile`.
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(
+            lambda x: model_ref()(x, training=False), reduce_retracing=True
+        )
+    if backend == "jax":
+        import jax
+
+        def forward(trainable, others, x):
+            model = model_ref()
+            mapping = list(zip(model.trainable_variables, trainable, strict=True))
+            mapping += zip(model.non_trainable_variables, others, strict=True)
+            with keras.StatelessScope(state_mapping=mapping):
+                return model(x, training=False)
+
+        compiled = jax.jit(forward)
+
+        def jax_forward(x):
+            model = model_ref()
+            return compiled(
+                [v.value for v in model.trainable_variables],
+                [v.value for v in model.non_trainable_variables],
+                x,
+            )
+
+        return jax_forward
+    return lambda x: model_ref()(x, training=False)
 
 
 def _structure(model):

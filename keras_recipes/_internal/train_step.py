@@ -51,7 +51,8 @@ def hold_train_step(model, reuse_key=None, step_inputs=None):
     if entry is not None:
         entry[1] += 1
         entry[2] = None  # Nested: the function of the outer hold is not kept.
-        entry[3] = step_inputs or entry[3]
+        if step_inputs is not None:
+            entry[3] = step_inputs
         make_fresh_train_function(model, entry[3])
         return
     saved = model.train_function

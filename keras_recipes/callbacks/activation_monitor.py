@@ -1,9 +1,11 @@
 """`ActivationMonitor`: per-layer activation statistics on a probe batch."""
 
+import weakref
+
 import keras
 import numpy as np
-from keras import ops
 
+from keras_recipes._internal.gradients import outputs_of
 from keras_recipes._internal.validation import check_number, check_positive_int
 from keras_recipes.models.pairing import activation_name
 
@@ -11,6 +13,8 @@ from keras_recipes.models.pairing import activation_name
 # GELU, SiLU and Mish keep a gradient there: they cannot die).
 _ZERO_BELOW = {"relu", "relu6"}
 _SATURATING = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+# model -> (ids of the watched layers, the probe model of their outputs)
+_PROBES = weakref.WeakKeyDictionary()
 
 
 class ActivationMonitor(keras.callbacks.Callback):
@@ -90,18 +94,15 @@ class ActivationMonitor(keras.callbacks.Callback):
                 "ReLU, LeakyReLU, PReLU or ELU layer). Remove the callback, "
                 "or give the hidden layers an activation."
             )
-        self._probe = keras.Model(inputs, [layer.output for layer, _ in self._layers])
+        self._probe = _probe_of(model, [layer for layer, _ in self._layers])
         self.history = []
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every or not self._layers:
             return
-        # One eager call on the batch: `predict` would trace a predict
-        # function for every fit (~60 ms on TensorFlow, docs/benchmarks.md).
-        outputs = self._probe(self.probe_x, training=False)
-        if not isinstance(outputs, (list, tuple)):
-            outputs = [outputs]
-        outputs = [ops.convert_to_numpy(output) for output in outputs]
+        # Compiled once per probe (`predict` would trace a predict function
+        # for every fit: ~60 ms on TensorFlow, docs/benchmarks.md).
+        outputs = outputs_of(self._probe, self.probe_x)
         layers = {}
         for (layer, activation), output in zip(self._layers, outputs, strict=True):
             layers[layer.name] = self._statistics(np.asarray(output), activation)
@@ -135,6 +136,17 @@ class ActivationMonitor(keras.callbacks.Callback):
             "dead": dead,
             "saturated": saturated,
         }
+
+
+def _probe_of(model, layers):
+    """The model of `layers`' outputs, one per model and layers: a later fit
+    runs the probe compiled for an earlier one."""
+    key = tuple(id(layer) for layer in layers)
+    cached = _PROBES.get(model)
+    if cached is None or cached[0] != key:
+        cached = key, keras.Model(model.inputs, [layer.output for layer in layers])
+        _PROBES[model] = cached
+    return cached[1]
 
 
 def _activation_of(layer):
