@@ -55,6 +55,17 @@ def probe_model(optimizer, num_inputs=1, steps_per_execution=1):
     return model
 
 
+class CountCalls(keras.layers.Layer):
+    """Identity layer counting the Python calls of `call` (a trace, or an
+    eager call on PyTorch)."""
+
+    calls = 0
+
+    def call(self, x):
+        CountCalls.calls += 1
+        return x
+
+
 def ones(num_samples, num_inputs=1):
     return (
         np.ones((num_samples, num_inputs), "float32"),

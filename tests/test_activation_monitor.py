@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
+from tests.conftest import CountCalls
 
 
 def data():
@@ -99,17 +100,6 @@ def test_a_model_without_a_layer_to_watch_is_refused_at_train_begin():
         model.fit(
             x, np.zeros(8), epochs=1, verbose=0, callbacks=[kr.ActivationMonitor(x)]
         )
-
-
-class CountCalls(keras.layers.Layer):
-    """Identity layer counting the Python calls of `call` (a trace, or an
-    eager call on PyTorch)."""
-
-    calls = 0
-
-    def call(self, x):
-        CountCalls.calls += 1
-        return x
 
 
 def test_the_probe_is_compiled_once_and_reads_the_weights_of_each_check():

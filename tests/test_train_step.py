@@ -14,20 +14,9 @@ from keras_recipes.callbacks import (
     OneCycle,
     PerformanceScheduling,
 )
-from tests.conftest import BACKEND
+from tests.conftest import BACKEND, CountCalls
 
 STEPS = 4  # batches per epoch: 64 samples, batch 16 (no smaller last batch)
-
-
-class CountCalls(keras.layers.Layer):
-    """Identity layer counting the Python calls of `call` (a trace, or an
-    eager step on PyTorch)."""
-
-    calls = 0
-
-    def call(self, x):
-        CountCalls.calls += 1
-        return x
 
 
 def counting_model():
