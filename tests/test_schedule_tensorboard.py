@@ -88,6 +88,10 @@ def test_the_curve_is_the_rate_applied_under_each_setup(tmp_path, setup):
             model.compile(optimizer, loss={name: mean_prediction for name in heads})
         else:
             model = probe_model(optimizer, steps_per_execution=execution)
+        # A train function before the first scheduled fit (as a model fit
+        # before has): the scheduled step is then kept, and the second fit
+        # below runs it again with its tables refilled (TensorFlow, JAX).
+        model.make_train_function()
         kernels = []
 
         class Record(keras.callbacks.Callback):
@@ -100,9 +104,8 @@ def test_the_curve_is_the_rate_applied_under_each_setup(tmp_path, setup):
         targets = {"a": y, "b": y} if setup == "two_outputs" else y
         model.fit(x, targets, batch_size=2, epochs=3, shuffle=False, verbose=0,
                   callbacks=[scheduler, Record()])  # fmt: skip
-        # A second scheduled fit of the same model: the step traced for the
-        # first runs again on TensorFlow (its tables refilled), JAX traces
-        # its own; either way the weights must follow the new schedule.
+        # A second scheduled fit of the same model, on the step kept from the
+        # first: the weights must follow the new schedule.
         first_fit = len(kernels)
         decay = kr.ExponentialScheduling(0.2, decay_epochs=1)
         model.fit(x, targets, batch_size=2, epochs=2, shuffle=False, verbose=0,
