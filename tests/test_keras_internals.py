@@ -162,6 +162,42 @@ def _jax_version():
     return jax.__version__
 
 
+def test_live_reader_reads_the_running_fit_without_a_state_sync():
+    # On JAX the fit's state lives in the trainer's `_jax_state` mid-epoch;
+    # the reader takes its values from there and leaves `_jax_state_synced`
+    # False (`Callback.model` would sync everything back).
+    model = probe_model(keras.optimizers.SGD(0.1))
+    x, y = ones(16)
+    seen = []
+
+    class Reader(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.fit_model = self.model
+            watched = [model.optimizer.iterations, model.layers[0].kernel]
+            self.read = fence.live_reader(self.fit_model, watched)
+
+        def on_train_batch_end(self, batch, logs=None):
+            iterations, kernel = (
+                np.ravel(keras.ops.convert_to_numpy(v))[0] for v in self.read()
+            )
+            synced = getattr(self.fit_model, "_jax_state_synced", False)
+            seen.append((int(iterations), float(kernel), synced))
+
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Reader()])
+    # Gradient 1 at every step: after step t the kernel is -0.1 t.
+    expected = [(t, -0.1 * t) for t in range(1, 9)]
+    got = [(t, k) for t, k, _ in seen]
+    require(
+        np.allclose(got, expected, atol=1e-6),
+        f"the reader saw (iterations, kernel) {got}, not {expected}",
+    )
+    if BACKEND == "jax":
+        require(
+            not any(synced for *_, synced in seen),
+            "reading the fit's state synced it (`_jax_state_synced` was True)",
+        )
+
+
 def test_learning_rate_slot_is_what_the_step_evaluates():
     model = probe_model(keras.optimizers.SGD(0.1))
     optimizer = model.optimizer

@@ -110,6 +110,39 @@ def test_records_the_loss_of_each_batch_not_the_running_mean(spe):
     assert not np.allclose(result.losses[: 20 // spe], running_mean[spe - 1 :: spe])
 
 
+class WatchedFinder(kr.LRFinder):
+    """Counts the reads of `Callback.model` in the batch hooks: on JAX each
+    syncs the fit's whole state back into the variables."""
+
+    in_batch = False
+    batch_reads = 0
+
+    @property
+    def model(self):
+        self.batch_reads += self.in_batch
+        return super().model
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.in_batch = True
+        super().on_train_batch_begin(batch, logs)
+        self.in_batch = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.in_batch = True
+        super().on_train_batch_end(batch, logs)
+        self.in_batch = False
+
+
+def test_the_batch_hooks_read_the_model_only_to_stop_the_fit():
+    x, y = blobs(n=120)
+    model = classifier(keras.optimizers.Adam(1e-3))
+    finder = WatchedFinder(num_steps=30, divergence_threshold=None, verbose=0)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[finder])
+    assert finder.result.steps == 30
+    # One read: `stop_training` after the last step.
+    assert finder.batch_reads == 1
+
+
 def regression(n=256, seed=2):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype("float32")

@@ -11,6 +11,7 @@ from keras_recipes._internal.driver import (
     accumulation_steps,
     applying_optimizer,
 )
+from keras_recipes._internal.keras_internals import live_reader
 from keras_recipes._internal.state import restore, snapshot, training_variables
 from keras_recipes._internal.validation import (
     check_choice,
@@ -37,8 +38,9 @@ class LRFinder(keras.callbacks.Callback):
     steps the learning rate grows from `min_learning_rate` to
     `max_learning_rate` (evaluated inside the compiled train step, exact with
     `steps_per_execution`), the loss of every batch is recorded (Keras's logs
-    hold a running mean; the callback resets the metrics before each batch so
-    the logged loss is that batch's), and the sweep stops early when the
+    hold the epoch's running mean; the callback takes each batch's from the
+    sums of Keras's loss tracker, without a state sync on JAX), and the
+    sweep stops early when the
     smoothed loss exceeds `divergence_threshold` times its best or turns
     NaN/Inf. Then **the model is restored exactly**: every model variable
     bit for bit and the optimizer's state (iterations, slots, learning rate;
@@ -160,14 +162,43 @@ class LRFinder(keras.callbacks.Callback):
         self._learning_rates, self._losses = [], []
         self._stopped_reason = None
         self._driver.install(model, start_position=0)
+        # logs["loss"] is the mean since the epoch began, Keras's loss
+        # tracker's total / count: a batch's loss is the change of the two.
+        # They and `iterations` are read without `self.model`, which on JAX
+        # syncs the whole state back into the variables at every read.
+        tracker = _loss_tracker(model)
+        watched = [tracker.total, tracker.count] if tracker is not None else []
+        self._read = live_reader(model, [model.optimizer.iterations, *watched])
+        self._from_sums = tracker is not None
+        self._sums = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # Keras has reset the metrics.
+        self._sums = self._read_now()[1:]
 
     def on_train_batch_begin(self, batch, logs=None):
-        # Without this, logs["loss"] is the mean since the epoch began.
-        self.model.reset_metrics()
+        if not self._from_sums:
+            # A train step that does not update Keras's loss tracker: reset
+            # the metrics, so that logs["loss"] is the batch's.
+            self.model.reset_metrics()
+
+    def _read_now(self):
+        return [float(ops.convert_to_numpy(v)) for v in self._read()]
+
+    def _batch_loss(self, now, logs):
+        total, count = now
+        last_total, last_count = self._sums
+        self._sums = now
+        if count > last_count:
+            return (total - last_total) / (count - last_count)
+        # The step left the tracker alone (a custom `train_step`): this was
+        # the first batch since the metrics were reset; reset before each.
+        self._from_sums = False
+        return (logs or {})["loss"]
 
     def on_train_batch_end(self, batch, logs=None):
-        model = self.model
-        done = _to_int(model.optimizer.iterations) - self._start
+        iterations, *sums = self._read_now()
+        done = int(iterations) - self._start
         # A step a LossScaleOptimizer skipped (non-finite gradients) applied
         # nothing: its loss goes with the rate it tried.
         rates = self._sweep.values(self._done, max(done, self._done + 1))
@@ -175,7 +206,9 @@ class LRFinder(keras.callbacks.Callback):
         self._done = done
         if self.validation_data is not None:
             x, y = self.validation_data
-            loss = model.test_on_batch(x, y, return_dict=True)["loss"]
+            loss = self.model.test_on_batch(x, y, return_dict=True)["loss"]
+        elif self._from_sums:
+            loss = self._batch_loss(sums, logs)
         else:
             loss = (logs or {})["loss"]
         self._losses.append(float(loss))
@@ -236,3 +269,12 @@ class LRFinder(keras.callbacks.Callback):
 
 def _to_int(value):
     return int(ops.convert_to_numpy(value))
+
+
+def _loss_tracker(model):
+    # What logs["loss"] is: the first `Mean` named "loss" of `model.metrics`
+    # (Keras's own tracker, or a custom `train_step`'s).
+    for metric in model.metrics:
+        if metric.name == "loss" and isinstance(metric, keras.metrics.Mean):
+            return metric
+    return None

@@ -37,7 +37,6 @@ from keras_recipes._internal.keras_internals import (
     build_and_fit,
     checkpoint_digest,
     make_state_safe,
-    recover_project,
     save_tuner_state,
     serve_oracle,
     trial_checkpoint,
@@ -62,6 +61,27 @@ from keras_recipes.tuning.tensorboard import hparams_callback, trial_log_dir
 ALGORITHMS = SEARCH_ALGORITHMS
 RECORD_FILE = "record.json"
 HEARTBEAT_FILE = "heartbeat"
+
+_STATE_FIX = {
+    "oracle.json": "Pass overwrite=True (`keras-recipes tune --overwrite`) to "
+    "start the search afresh.",
+    "trial.json": "Delete the trial's folder {folder} to run that trial again.",
+    "build_config.json": "Delete the trial's folder {folder} to run that trial again.",
+}
+
+
+def recover_project(project_dir):
+    """Checks every KerasTuner state file of a project before KerasTuner reads
+    it (KerasTuner writes them in place: a kill can tear one). A torn file is
+    replaced by its previous copy (with a warning), and one without a good
+    copy raises `StateFileError` naming it and the fix."""
+    project = Path(project_dir)
+    files = [project / "oracle.json", *sorted(project.glob("tuner*.json"))]
+    files += sorted(project.glob("trial_*/trial.json"))
+    files += sorted(project.glob("trial_*/build_config.json"))
+    for path in files:
+        fix = _STATE_FIX.get(path.name, "Delete it to start that part afresh.")
+        read_json(path, fix=fix.format(folder=path.parent))
 
 
 class _TrialCallbacks(TensorBoardHook):
