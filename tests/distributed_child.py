@@ -154,6 +154,13 @@ applied = (moves - 0.5 * np.concatenate([[0.0], moves[:-1]])) / gradient
 results["finder"] = largest_difference(
     np.log(applied), np.log(np.geomspace(1e-3, 1.0, 16))
 )
+# The loss of each batch from the loss tracker's sums: the kernel before its
+# step, times the gradient (Keras's reduction scales the loss as it scales
+# the gradient: 2x under MirroredStrategy, for this plain-function loss).
+before_each_step = np.concatenate([[0.0], np.array(recorder.kernels)[:-1, 0]])
+results["finder_losses"] = largest_difference(
+    finder.result.losses, gradient * before_each_step
+)
 results["finder_restored_kernel"] = float(model.layers[0].kernel.numpy()[0, 0])
 model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
 with scope():

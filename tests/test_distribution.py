@@ -42,6 +42,7 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
     assert results["curve_steps"] == [True, True]
     assert results["curve"] < 1e-5
     assert results["finder"] < 1e-4  # log of the rates of the sweep
+    assert results["finder_losses"] < 1e-6
     assert results["finder_restored_kernel"] == 0.0
     assert results["fit_after_finder"] == pytest.approx(
         results["fit_of_untouched_twin"], rel=1e-6

@@ -8,7 +8,12 @@ import tensorflow as tf
 import keras_recipes as kr
 from keras_recipes.lr_finder.sweep import Sweep
 from keras_recipes.plots import plot_lr_finder
-from tests.conftest import BACKEND, probe_model, steps_per_execution_values
+from tests.conftest import (
+    BACKEND,
+    mean_prediction,
+    probe_model,
+    steps_per_execution_values,
+)
 
 
 def classifier(optimizer, steps_per_execution=1, dropout=True):
@@ -79,8 +84,23 @@ def test_restores_an_optimizer_that_was_never_built():
     assert all(not np.any(v.numpy()) for v in model.optimizer.variables[2:])
 
 
+class StaleLossMean(keras.Sequential):
+    """`model.metrics` starts with a `Mean` named "loss" that no step
+    updates, as a custom `train_step` may leave one: the finder then resets
+    the metrics before each batch and reads the logs."""
+
+    def __init__(self, layers):
+        super().__init__(layers)
+        self.stale = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.stale, *(m for m in super().metrics if m is not self.stale)]
+
+
 @pytest.mark.parametrize("spe", steps_per_execution_values())
-def test_records_the_loss_of_each_batch_not_the_running_mean(spe):
+@pytest.mark.parametrize("tracker", ["keras", "stale"])
+def test_records_the_loss_of_each_batch_not_the_running_mean(spe, tracker):
     # Probe: loss = mean(x_batch . w), gradient mean(x_batch); with plain SGD
     # the weights before step t are -sum_{s<t} lr_s g_s, so every batch loss
     # is known in closed form.
@@ -90,6 +110,14 @@ def test_records_the_loss_of_each_batch_not_the_running_mean(spe):
     model = probe_model(
         keras.optimizers.SGD(0.01), num_inputs=3, steps_per_execution=spe
     )
+    if tracker == "stale":
+        unit = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+        model = StaleLossMean([keras.Input((3,)), unit])
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01),
+            loss=mean_prediction,
+            steps_per_execution=spe,
+        )
     result = kr.find_learning_rate(
         model, x, y, batch_size=4, shuffle=False, num_steps=40,
         min_learning_rate=1e-3, max_learning_rate=1.0,

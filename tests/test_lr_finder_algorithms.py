@@ -4,8 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from keras_recipes.lr_finder.algorithms import (
+    DivergenceWatch,
     clean_curve,
     divergence_index,
     smooth,
@@ -49,6 +52,30 @@ def test_smooth_is_poisoned_by_the_first_non_finite_loss():
 )
 def test_divergence_index(curve, threshold, expected):
     assert divergence_index(curve, threshold) == expected
+
+
+@example(losses=[10.0, 1.0, 1.4, 2.0], beta=0.0, threshold=1.5)
+@given(
+    losses=st.lists(
+        st.one_of(
+            st.floats(0.0, 50.0),
+            # Few values: rises after a fall, ties and the threshold's edge.
+            st.sampled_from([0.0, 1.0, 1.4, 1.5, 2.0, 6.0, math.nan, math.inf]),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    beta=st.sampled_from([0.0, 0.5, 0.98]),
+    threshold=st.sampled_from([None, 1.5, 4.0]),
+)
+def test_the_watch_stops_where_the_whole_curve_diverges(losses, beta, threshold):
+    # The finder adds one loss a step and stops at the first `True`.
+    watch = DivergenceWatch(beta, threshold)
+    stop = next((t for t, loss in enumerate(losses) if watch.add(loss)), None)
+    smoothed = smooth(losses, beta)
+    assert stop == divergence_index(smoothed, threshold)
+    if stop is None:
+        np.testing.assert_allclose(watch.smoothed, smoothed[-1], rtol=1e-12)
 
 
 def test_clean_curve_trims_and_stops_before_nan():

@@ -147,9 +147,10 @@ def _with_step_inputs(train_function, step_inputs, state, iterator):
 def live_reader(model, variables):
     """A function returning the values of `variables` (model, optimizer or
     metric variables) as the running fit has them, without a state sync on
-    JAX (see the module docstring); in a batch hook or between fits."""
+    JAX (see the module docstring); in a batch hook or between fits. Each is
+    an array or the variable itself: read it with `ops.convert_to_numpy`."""
     if keras.backend.backend() != "jax":
-        return lambda: [v.value for v in variables]
+        return lambda: list(variables)
     groups = {
         "trainable_variables": model.trainable_variables,
         "non_trainable_variables": model.non_trainable_variables,
@@ -165,7 +166,7 @@ def live_reader(model, variables):
     def read():
         state = getattr(model, "_jax_state", None)
         if not state or getattr(model, "_jax_state_synced", True):
-            return [v.value for v in variables]
+            return list(variables)
         return [state[key][index] for key, index in places]
 
     return read

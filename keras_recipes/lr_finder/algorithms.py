@@ -62,6 +62,40 @@ def divergence_index(smoothed, threshold=4.0):
     return None
 
 
+class DivergenceWatch:
+    """`smooth` and `divergence_index` one loss at a time, as a sweep runs.
+
+    `add(loss)` is O(1) (the functions above take the whole curve: a check
+    per step with them costs O(steps ** 2) over a sweep) and says whether
+    the smoothed curve has diverged at this loss, as `divergence_index`
+    would at its index. The sweep stops at the first `True`.
+    """
+
+    def __init__(self, beta=0.98, threshold=4.0):
+        self.beta = check_number("beta", beta, low=0, high=1, high_open=True)
+        self.threshold = threshold
+        self.smoothed = math.nan
+        self._average, self._count, self._best = 0.0, 0, math.inf
+
+    def add(self, loss):
+        """Takes the next loss; `True` if the curve diverged here."""
+        self._count += 1
+        if not math.isfinite(loss):
+            self.smoothed = math.nan
+            return True
+        self._average = self.beta * self._average + (1 - self.beta) * loss
+        self.smoothed = self._average / (1 - self.beta**self._count)
+        if not math.isfinite(self.smoothed):
+            return True
+        diverged = (
+            self.threshold is not None
+            and self._count > 1
+            and self.smoothed > self.threshold * self._best
+        )
+        self._best = min(self._best, self.smoothed)
+        return diverged
+
+
 def clean_curve(learning_rates, smoothed, skip_start=None, skip_end=5):
     """The part of the curve the suggestions use.
 

@@ -20,7 +20,7 @@ from keras_recipes._internal.validation import (
 )
 from keras_recipes.lr_finder.algorithms import (
     SUGGESTERS,
-    divergence_index,
+    DivergenceWatch,
     smooth,
     suggest_all,
 )
@@ -161,6 +161,7 @@ class LRFinder(keras.callbacks.Callback):
         self._done = 0
         self._learning_rates, self._losses = [], []
         self._stopped_reason = None
+        self._watch = DivergenceWatch(self.beta, self.divergence_threshold)
         self._driver.install(model, start_position=0)
         # logs["loss"] is the mean since the epoch began, Keras's loss
         # tracker's total / count: a batch's loss is the change of the two.
@@ -213,12 +214,10 @@ class LRFinder(keras.callbacks.Callback):
             loss = (logs or {})["loss"]
         self._losses.append(float(loss))
         self._report_progress()
-        smoothed = smooth(self._losses, self.beta)
-        diverged = divergence_index(smoothed, self.divergence_threshold)
-        if diverged is not None:
+        if self._watch.add(self._losses[-1]):
             kind = (
                 "non-finite loss"
-                if not math.isfinite(smoothed[diverged])
+                if not math.isfinite(self._watch.smoothed)
                 else f"loss above {self.divergence_threshold:g}x its best"
             )
             self._stop(f"diverged ({kind}) at lr={self._learning_rates[-1]:.3g}")
