@@ -40,13 +40,13 @@ class LRFinder(keras.callbacks.Callback):
     `steps_per_execution`), the loss of every batch is recorded (Keras's logs
     hold the epoch's running mean; the callback takes each batch's from the
     sums of Keras's loss tracker, without a state sync on JAX), and the
-    sweep stops early when the
-    smoothed loss exceeds `divergence_threshold` times its best or turns
-    NaN/Inf. Then **the model is restored exactly**: every model variable
-    bit for bit and the optimizer's state (iterations, slots, learning rate;
-    an optimizer not built before the sweep is left built, at its initial
-    values). Under mixed precision the sweep drives the `LossScaleOptimizer`'s
-    inner optimizer; gradient accumulation is refused at `on_train_begin`.
+    sweep stops early when the smoothed loss exceeds `divergence_threshold`
+    times its best or turns NaN/Inf. Then **the model is restored
+    exactly**: every model variable bit for bit and the optimizer's state
+    (iterations, slots, learning rate; an optimizer not built before the
+    sweep is left built, at its initial values). Under mixed precision the
+    sweep drives the `LossScaleOptimizer`'s inner optimizer; gradient
+    accumulation is refused at `on_train_begin`.
 
     The callback ends the fit when the sweep is over; prefer
     `keras_recipes.find_learning_rate`, which runs the fit for you.
