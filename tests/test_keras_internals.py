@@ -198,6 +198,31 @@ def test_live_reader_reads_the_running_fit_without_a_state_sync():
         )
 
 
+def test_watch_next_fit_runs_before_the_fits_callbacks_begin():
+    # What undoes a fit that raised (Keras then calls no `on_train_end`):
+    # `fit` calls `self.make_train_function()` before `on_train_begin`.
+    model = probe_model(keras.optimizers.SGD(0.1))
+    x, y = ones(8)
+    order = []
+
+    class Begin(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            order.append("on_train_begin")
+
+    fence.watch_next_fit(model, lambda: order.append("hook"))
+    try:
+        model.make_train_function(force=True)  # Ours, not a fit's: no hook.
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Begin()])
+    finally:
+        fence.unwatch_next_fit(model)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Begin()])
+    require(
+        order == ["hook", "on_train_begin", "on_train_begin"],
+        f"`fit` no longer calls `make_train_function()` before its callbacks "
+        f"begin (calls seen: {order})",
+    )
+
+
 def test_learning_rate_slot_is_what_the_step_evaluates():
     model = probe_model(keras.optimizers.SGD(0.1))
     optimizer = model.optimizer

@@ -1,5 +1,7 @@
 """The LR finder on a real fit: exact restore, batch losses, divergence, data."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -320,3 +322,63 @@ def test_optimizer_with_a_schedule_is_refused():
     with pytest.raises(ValueError, match=r"compiled with a float learning rate"):
         kr.find_learning_rate(model, *blobs(16), verbose=0)
     assert BACKEND
+
+
+class FailingBatches(keras.utils.PyDataset):
+    """The blobs in batches of 16; batch `fail_at` raises (a bad file)."""
+
+    def __init__(self, x, y, fail_at):
+        super().__init__()
+        self.x, self.y, self.fail_at = x, y, fail_at
+
+    def __len__(self):
+        return len(self.x) // 16
+
+    def __getitem__(self, index):
+        if index == self.fail_at:
+            raise OSError("a bad batch")
+        return self.x[16 * index : 16 * index + 16], self.y[
+            16 * index : 16 * index + 16
+        ]
+
+
+def test_an_interrupted_sweep_leaves_the_model_as_it_was():
+    x, y = blobs()
+    model = classifier(keras.optimizers.Adam(1e-3))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    weights, slots = snapshot(model)
+    # TensorFlow's data pipeline wraps the error in its own type.
+    with pytest.raises(Exception, match="a bad batch"):
+        kr.find_learning_rate(
+            model, FailingBatches(x, y, fail_at=3), num_steps=20, verbose=0
+        )
+    # Restored at once: weights, slots, iterations and the learning rate.
+    after_weights, after_slots = snapshot(model)
+    for before, after in zip(weights + slots, after_weights + after_slots, strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert isinstance(model.optimizer.learning_rate, keras.Variable)
+
+
+def test_an_interrupted_finder_callback_is_undone_at_the_next_fit():
+    x, y = blobs()
+    # No dropout: its seed is not among the weights a twin can be given.
+    model = classifier(keras.optimizers.SGD(0.01, momentum=0.9), dropout=False)
+    weights = model.get_weights()
+    finder = kr.LRFinder(num_steps=20, divergence_threshold=None, verbose=0)
+    # TensorFlow's data pipeline wraps the error in its own type.
+    with pytest.raises(Exception, match="a bad batch"):
+        model.fit(FailingBatches(x, y, fail_at=3), epochs=5, verbose=0,
+                  callbacks=[finder])  # fmt: skip
+    # The fit after it starts from the weights before the sweep, at the
+    # compiled rate: as the same fit of an untouched twin.
+    twin = classifier(keras.optimizers.SGD(0.01, momentum=0.9), dropout=False)
+    twin.set_weights(weights)
+    for model_, expect_warning in ((model, True), (twin, False)):
+        keras.utils.set_random_seed(4)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model_.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        said = [w for w in caught if "ended in an exception" in str(w.message)]
+        assert bool(said) == expect_warning
+    for a, b in zip(model.variables, twin.variables, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)

@@ -2,6 +2,7 @@
 trace, and leave Keras's async dispatch of the batch hooks on."""
 
 import threading
+import warnings
 
 import keras
 import numpy as np
@@ -237,3 +238,48 @@ def test_a_kept_step_is_not_run_after_the_model_is_compiled_again():
     traced, kernels = kernel_fit(model, [again])
     assert traced > 0
     assert follows(kernels, cycled[-2:], *curves(again, 2), gradient=2.0)
+
+
+class RaiseAt(keras.callbacks.Callback):
+    """Raises `KeyboardInterrupt` (a Ctrl-C) after batch `batch` of the fit."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.batch = batch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == self.batch:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("then", ["fit", "compile and fit"])
+def test_a_fit_that_raises_is_undone_when_the_next_fit_begins(then):
+    # Keras calls no `on_train_end` when a fit raises: the optimizer and the
+    # step went on following the 1cycle in the plain fit after.
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    model = kernel_model(optimizer)
+    kernel_fit(model, epochs=1)
+    recorder = LastKernel()
+    with pytest.raises(KeyboardInterrupt):
+        kernel_fit(model, [OneCycle(max_learning_rate=1.0), recorder, RaiseAt(2)])
+    if then == "compile and fit":
+        model.compile(optimizer, loss=lambda y, p: 2.0 * keras.ops.mean(p))
+    with pytest.warns(UserWarning, match="ended in an exception"):
+        _, plain = kernel_fit(model, epochs=1)
+    gradient = 2.0 if then == "compile and fit" else 1.0
+    # The velocity the interrupted fit left decays at the compiled momentum,
+    # the update at the compiled rate.
+    interrupted = np.array(recorder.kernels)
+    deltas = np.diff(np.concatenate([interrupted[-1:], plain]))
+    expected, v = [], interrupted[-1] - interrupted[-2]
+    for _ in range(STEPS):
+        v = 0.9 * v - 0.1 * gradient
+        expected.append(v)
+    np.testing.assert_allclose(deltas, expected, rtol=1e-4, atol=1e-5)
+    assert float(optimizer.momentum) == 0.9
+    assert isinstance(optimizer.learning_rate, keras.Variable)
+    # Undone once: the fit after it warns no more.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kernel_fit(model, epochs=1)
+    assert not [w for w in caught if "ended in an exception" in str(w.message)]

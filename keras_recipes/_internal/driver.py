@@ -29,6 +29,8 @@ Backend notes:
       momentum of that step as a plain float.
 """
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -255,7 +257,7 @@ class ScheduleDriver:
         """The schedule position (float32) of the step after `iterations`."""
         return ops.cast(iterations - self._offset, "float32")
 
-    def install(self, model, start_position):
+    def install(self, model, start_position, undo=None):
         """Puts the schedules into the optimizer from its next step on.
 
         Args:
@@ -264,6 +266,9 @@ class ScheduleDriver:
                 previous one back, see `keras_recipes._internal.train_step`).
             start_position: The schedule position of the optimizer's next step
                 (`initial_epoch * steps_per_epoch` at the start of a fit).
+            undo: What undoes the fit's changes if it ends in an exception,
+                at the model's next fit (it must call `restore`); default
+                `restore` alone.
         """
         optimizer = self._optimizer
         self._offset = int(ops.convert_to_numpy(optimizer.iterations)) - int(
@@ -298,7 +303,12 @@ class ScheduleDriver:
                 ScheduledValue(self._nominal_momentum, self._scheduled_momentum),
             )
         self._installed = True
-        hold_train_step(model, reuse_key=reuse, step_inputs=self._tables)
+        hold_train_step(
+            model,
+            undo or functools.partial(self.restore, model),
+            reuse_key=reuse,
+            step_inputs=self._tables,
+        )
 
     def restore(self, model):
         """Gives the optimizer back its compiled learning rate and momentum."""

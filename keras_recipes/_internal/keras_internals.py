@@ -18,29 +18,27 @@ Keras (checked on 3.6 to 3.15):
 * `model._initial_epoch`: the epoch `fit` starts from when set before it
   begins (the hook Keras's own `BackupAndRestore` uses).
 * The JAX trainer's `make_train_function` jits `self.train_step`, and JAX
-  keys its cache of compiled steps on the function, by equality: the bound
-  methods of one model are equal, so while the function built before is
-  alive (`train_step.py` keeps it, to put it back after the fit) a function
-  rebuilt after a change that the step reads from Python (a scheduled
-  learning rate) runs the step compiled before, and the change is silently
-  ignored (Keras 3.15.1, JAX 0.10.2: a 1cycle fit of a model fit once
-  before applied the compiled rate and momentum). `make_fresh_train_function`
-  builds it over a function object of its own, put on the instance for the
-  build only (`train_step` shadowed in the model's `__dict__`); there is no
-  public way to ask for a new trace.
-* The JAX trainer's `train_function(state, iterator)`: its step takes
-  `next(iterator)` as the batch, once per step (`steps_per_execution` times
-  a call). JAX's `jit` takes an array that is not an input of the step as a
-  constant, and the step's inputs are the model's and optimizer's variables
-  and the batch only; so `make_fresh_train_function(model, step_inputs)`
-  passes arrays of ours (the schedule tables) in beside each batch, through
-  an iterator of `(batch, values)` and a step that takes them apart: the
-  step traced once reads the values of each call (no public way either).
+  caches compiled steps by the function's equality (a model's bound methods
+  are equal): while the function built before is alive (`train_step.py`
+  keeps it) a rebuilt one runs the old trace, and a change read from Python
+  (a scheduled rate) is silently ignored (Keras 3.15.1, JAX 0.10.2).
+  `make_fresh_train_function` builds over a function of its own, shadowing
+  `train_step` in the model's `__dict__` for the build only. Its step takes
+  `next(iterator)` as the batch, and `jit` bakes any array that is not an
+  input in as a constant: `make_fresh_train_function(model, step_inputs)`
+  passes our arrays (the schedule tables) in beside each batch, through an
+  iterator of `(batch, values)` that the step takes apart. Neither has a
+  public way.
 * The JAX trainer's `_jax_state` / `_jax_state_synced`: mid-epoch the fit's
   state is in that dict, not in the variables. `Callback.model` syncs it all
   back (`jax_state_sync`), and the next step gathers it again: ~1.4 ms a
   step on a small MLP, 8 ms on a 102-variable one. `live_reader` reads the
   few arrays a batch hook needs from the dict, as they are after the step.
+* Keras's `fit` calls `self.make_train_function()` (no `force`) at its
+  start, before `on_train_begin`, on the three backends; a fit that raises
+  calls no callback (TensorFlow's and PyTorch's `fit` have no `finally`).
+  `watch_next_fit` shadows that method on the instance to undo, at the next
+  fit, what a fit that raised left in the model (a held train step).
 
 KerasTuner (checked on 1.4.7 and 1.4.8):
 
@@ -51,25 +49,20 @@ KerasTuner (checked on 1.4.7 and 1.4.8):
 * `keras_tuner.src.engine.tuner_utils.convert_hyperparams_to_hparams`: the
   conversion of hyperparameters to TensorBoard `HParam`s that KerasTuner uses
   for its own hparams sessions (no public name).
-* Its state writes. KerasTuner writes `oracle.json`, each `trial.json`,
-  `tuner0.json` and `build_config.json` in place (`open(path, "w")`) and its
-  trial checkpoint with `save_weights` in place: a kill inside one of them
-  leaves a torn file, and every rerun then fails with a bare
-  `JSONDecodeError`. There is no public hook for the writes, so
-  `make_state_safe(tuner)` gives the tuner's oracle (its class becomes a
-  subclass of its own class, which adds only the writes below) and the
-  tuner the same writes through `keras_recipes._internal.atomic`: temp file,
-  fsync, rename, the previous JSON copy kept. It uses `Oracle.save`,
-  `Oracle._save_trial`, `Oracle._get_oracle_fname`,
-  `Oracle._get_trial_dir`, `Oracle._retry_queue`, `BaseTuner._is_worker`,
-  `BaseTuner._get_tuner_fname`, `Tuner._try_build`,
-  `Tuner._get_build_config_fname`, `Tuner._build_and_fit_model` and
-  `SaveBestEpoch._save_model` (which also records the checkpoint's size and
-  SHA-256 beside it: h5 has no checksum of the weights).
-  `trial_checkpoint(tuner, trial_id)` names that checkpoint
-  (`Tuner._get_checkpoint_fname`; `Tuner.load_model`, the public reader,
-  does not say which file it read, and clears the session: 0.5 s);
-  `load_trial_model` is `Tuner.load_model` without that.
+* Its state writes: `oracle.json`, each `trial.json`, `tuner0.json`,
+  `build_config.json` and the trial checkpoint are written in place, so a
+  kill inside one leaves a torn file and every rerun fails with a bare
+  `JSONDecodeError`. No public hook: `make_state_safe(tuner)` subclasses the
+  oracle's class with atomic writes (`keras_recipes._internal.atomic`: temp
+  file, fsync, rename, the previous JSON kept), and so do the tuner's. They
+  use `Oracle.save`, `._save_trial`, `._get_oracle_fname`,
+  `._get_trial_dir`, `._retry_queue`, `BaseTuner._is_worker`,
+  `._get_tuner_fname`, `Tuner._try_build`, `._get_build_config_fname`,
+  `._build_and_fit_model`, `SaveBestEpoch._save_model` (it also records the
+  checkpoint's size and SHA-256: h5 has no checksum of the weights) and
+  `Tuner._get_checkpoint_fname` (`trial_checkpoint`; `Tuner.load_model`
+  does not say which file it read, and clears the session: 0.5 s, which
+  `load_trial_model` skips).
 * The chief's loop, `keras_tuner.src.distribute.oracle_chief.start_server`:
   it waits for ever on a worker killed mid-trial (no timeout, no public
   hook). `serve_oracle` is the same loop on its `OracleServicer` and
@@ -79,6 +72,7 @@ KerasTuner (checked on 1.4.7 and 1.4.8):
 import functools
 import os
 import time
+import types
 from concurrent import futures
 from pathlib import Path
 
@@ -157,10 +151,7 @@ def live_reader(model, variables):
         "optimizer_variables": model.optimizer.variables,
         "metrics_variables": model.metrics_variables,
     }
-    place = {}
-    for key, group in groups.items():
-        for index, variable in enumerate(group):
-            place.setdefault(id(variable), (key, index))
+    place = {id(v): (k, i) for k, group in groups.items() for i, v in enumerate(group)}
     places = [place[id(v)] for v in variables]
 
     def read():
@@ -170,6 +161,22 @@ def live_reader(model, variables):
         return [state[key][index] for key, index in places]
 
     return read
+
+
+def watch_next_fit(model, hook):
+    """Calls `hook()` when the next `fit` of `model` begins (before its
+    callbacks' `on_train_begin`), until `unwatch_next_fit(model)`."""
+
+    def make_train_function(force=False):
+        if not force:
+            hook()
+        return type(model).make_train_function(model, force=force)
+
+    model.__dict__["make_train_function"] = make_train_function
+
+
+def unwatch_next_fit(model):
+    model.__dict__.pop("make_train_function", None)  # The class's again.
 
 
 def metric_direction(metric):
@@ -208,16 +215,10 @@ def hparam_domains(hyperparameters, hparams_api):
     """The TensorBoard `HParam` (name and domain) of every hyperparameter of a
     space, inactive conditional ones too, as KerasTuner maps them."""
 
-    class _Space:
-        # What the conversion reads: `.space`, and `.get(name)` (the value,
-        # which a domain does not need; KerasTuner skips inactive names).
-        space = list(hyperparameters.space)
-
-        @staticmethod
-        def get(name):
-            return None
-
-    return list(hparams_of(_Space, hparams_api))
+    # What the conversion reads: `.space`, and `.get(name)` (the value, which
+    # a domain does not need; KerasTuner skips inactive names).
+    space = types.SimpleNamespace(space=list(hyperparameters.space), get=lambda n: None)
+    return list(hparams_of(space, hparams_api))
 
 
 class _SafeOracleWrites:

@@ -25,14 +25,26 @@ and a later hold with the same key over that same function (the model not
 compiled again since) runs it instead of building one: no trace. Only a hold
 that is alone for its whole length is kept (another change inside it would
 be in the function).
+
+A fit that raises calls no `on_train_end`, so its holds are never released:
+the model would go on running the changed step (a plain fit after an
+interrupted `OneCycle` fit followed the cycle). Each hold therefore gives an
+`undo`, and the next `fit` of the model runs them before it begins (with a
+warning), or `undo_holds(model)` at once.
 """
 
+import functools
+import warnings
 import weakref
 
-from keras_recipes._internal.keras_internals import make_fresh_train_function
+from keras_recipes._internal.keras_internals import (
+    make_fresh_train_function,
+    unwatch_next_fit,
+    watch_next_fit,
+)
 
 # model -> [train function to put back (or None), number of holders, key,
-#          step inputs of the functions built while held]
+#          step inputs of the functions built while held, undos]
 _SAVED = weakref.WeakKeyDictionary()
 # Where the kept functions live: on the model itself (a dictionary weak in
 # its models could not hold them, as each function holds its model), as a
@@ -40,12 +52,14 @@ _SAVED = weakref.WeakKeyDictionary()
 _KEPT = "_keras_recipes_kept_train_steps"
 
 
-def hold_train_step(model, reuse_key=None, step_inputs=None):
+def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
     """Rebuilds the train function after a change lasting until the release.
 
-    With `reuse_key`, a function kept for that key (see the module docstring)
-    is put in instead of a new one. `step_inputs` go into the step at each
-    call (JAX, `make_fresh_train_function`).
+    `undo()` undoes the change and releases the hold, if the fit ends in an
+    exception (see the module docstring). With `reuse_key`, a function kept
+    for that key (see the module docstring) is put in instead of a new one.
+    `step_inputs` go into the step at each call (JAX,
+    `make_fresh_train_function`).
     """
     entry = _SAVED.get(model)
     if entry is not None:
@@ -53,11 +67,13 @@ def hold_train_step(model, reuse_key=None, step_inputs=None):
         entry[2] = None  # Nested: the function of the outer hold is not kept.
         if step_inputs is not None:
             entry[3] = step_inputs
+        entry[4].append(undo)
         make_fresh_train_function(model, entry[3])
         return
     saved = model.train_function
     key = reuse_key if saved is not None else None
-    _SAVED[model] = [saved, 1, key, step_inputs]
+    _SAVED[model] = [saved, 1, key, step_inputs, [undo]]
+    watch_next_fit(model, functools.partial(undo_holds, model, abandoned=True))
     kept = _kept(model)
     if reuse_key is not None and kept.get("over") is saved and reuse_key in kept:
         model.train_function = kept[reuse_key]
@@ -76,7 +92,8 @@ def release_train_step(model):
         make_fresh_train_function(model, entry[3])
         return
     del _SAVED[model]
-    saved, _, key, _ = entry
+    unwatch_next_fit(model)
+    saved, _, key, _, _ = entry
     if key is not None:
         kept = _kept(model)
         if kept.get("over") is not saved:  # Compiled again: start over.
@@ -87,6 +104,31 @@ def release_train_step(model):
         model.make_train_function(force=True)
     else:
         model.train_function = saved
+
+
+def undo_holds(model, abandoned=False):
+    """Runs the undos of the model's holds, last first: every change of ours
+    to its step is gone after (`abandoned`: found at the next fit's start,
+    said in a warning)."""
+    entry = _SAVED.get(model)
+    if entry is None:
+        return
+    if abandoned:
+        warnings.warn(
+            "keras_recipes: the last fit of this model ended in an exception, "
+            "before its scheduling callbacks or LR finder ended; what they "
+            "changed (the optimizer's learning rate and momentum, the "
+            "finder's sweep of the weights) is undone now, as at a normal end.",
+            stacklevel=5,  # The `fit` call: past Keras and its traceback filter.
+        )
+    recompiled = model.train_function is None  # `compile` clears it.
+    for undo in reversed(entry[4]):
+        undo()
+    while model in _SAVED:  # An undo that did not release its hold.
+        release_train_step(model)
+    if recompiled:  # What was saved belongs to the compile before.
+        model.train_function = None
+        _kept(model).clear()
 
 
 def rebuild_train_step(model):

@@ -1,5 +1,6 @@
 """`LRFinder`: the learning-rate range test as a callback."""
 
+import functools
 import math
 
 import keras
@@ -162,7 +163,11 @@ class LRFinder(keras.callbacks.Callback):
         self._learning_rates, self._losses = [], []
         self._stopped_reason = None
         self._watch = DivergenceWatch(self.beta, self.divergence_threshold)
-        self._driver.install(model, start_position=0)
+        # A fit that raises calls no `on_train_end`: the next fit (or
+        # `find_learning_rate` at once) undoes the sweep.
+        self._driver.install(
+            model, start_position=0, undo=functools.partial(self._restore, model)
+        )
         # logs["loss"] is the mean since the epoch began, Keras's loss
         # tracker's total / count: a batch's loss is the change of the two
         # (float32 sums: at an epoch's k-th batch, within ~k * 6e-8 of the
@@ -230,11 +235,13 @@ class LRFinder(keras.callbacks.Callback):
         self._stopped_reason = reason
         self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
-        model = self.model
+    def _restore(self, model):
         self._driver.restore(model)
         restore(training_variables(model), self._saved)
         model.reset_metrics()
+
+    def on_train_end(self, logs=None):
+        self._restore(self.model)
         smoothed = smooth(self._losses, self.beta)
         self.result = LRFinderResult(
             learning_rates=self._learning_rates,

@@ -1,5 +1,6 @@
 """`find_learning_rate`: run an LR range test on a compiled model."""
 
+from keras_recipes._internal.train_step import undo_holds
 from keras_recipes._internal.validation import check_positive_int
 from keras_recipes.lr_finder.callback import LRFinder
 
@@ -29,7 +30,8 @@ def find_learning_rate(
     loss of every batch, stops on divergence, and suggests a learning rate.
     Afterwards every model variable is restored bit for bit, and so is the
     optimizer (iterations, slots and learning rate): the next `fit` starts as
-    if the finder had never run.
+    if the finder had never run. So it is when the sweep is interrupted
+    (Ctrl-C, an error in the data): the exception goes on after the restore.
 
     The data may be anything `model.fit` takes (NumPy arrays, a
     `tf.data.Dataset`, a `keras.utils.PyDataset`, a Python generator); no
@@ -97,5 +99,11 @@ def find_learning_rate(
     fit_kwargs.setdefault("verbose", 0)
     # As many epochs as steps: enough for any data length, the finder stops
     # the fit once the sweep is over.
-    model.fit(x, y, epochs=num_steps, callbacks=[finder], **fit_kwargs)
+    try:
+        model.fit(x, y, epochs=num_steps, callbacks=[finder], **fit_kwargs)
+    except BaseException:
+        # Keras calls no `on_train_end` then (Ctrl-C, a bad batch): the
+        # model and optimizer go back to how they were, now.
+        undo_holds(model)
+        raise
     return finder.result
