@@ -1,8 +1,10 @@
 """Our callbacks change the compiled train step for their fit only, at one
 trace, and leave Keras's async dispatch of the batch hooks on."""
 
+import gc
 import threading
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -288,3 +290,14 @@ def test_a_fit_that_raises_is_undone_when_the_next_fit_begins(then):
         # fit runs it, no trace.
         traced, _ = kernel_fit(model, [OneCycle(max_learning_rate=0.2)])
         assert traced == 0
+
+
+def test_a_model_whose_scheduled_fit_raised_is_not_kept_alive():
+    # Its undo waits on the model itself, not in a module-level table.
+    model = kernel_model(keras.optimizers.SGD(0.1, momentum=0.9))
+    with pytest.raises(KeyboardInterrupt):
+        kernel_fit(model, [OneCycle(max_learning_rate=1.0), RaiseAt(1)])
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None

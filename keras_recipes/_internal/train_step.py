@@ -35,7 +35,6 @@ warning), or `undo_holds(model)` at once.
 
 import functools
 import warnings
-import weakref
 
 from keras_recipes._internal.keras_internals import (
     make_fresh_train_function,
@@ -43,12 +42,12 @@ from keras_recipes._internal.keras_internals import (
     watch_next_fit,
 )
 
-# model -> [train function to put back (or None), number of holders, key,
-#          step inputs of the functions built while held, undos]
-_SAVED = weakref.WeakKeyDictionary()
-# Where the kept functions live: on the model itself (a dictionary weak in
-# its models could not hold them, as each function holds its model), as a
-# plain attribute that Keras's tracking does not see.
+# A held model's [train function to put back (or None), number of holders,
+# key, step inputs of the functions built while held, undos], and the kept
+# functions: on the model itself (a dictionary weak in its models could not
+# hold them, as each function holds its model: a model whose fit raised
+# would live on), as plain attributes that Keras's tracking does not see.
+_HELD = "_keras_recipes_held_train_step"
 _KEPT = "_keras_recipes_kept_train_steps"
 
 
@@ -61,7 +60,7 @@ def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
     `step_inputs` go into the step at each call (JAX,
     `make_fresh_train_function`).
     """
-    entry = _SAVED.get(model)
+    entry = model.__dict__.get(_HELD)
     if entry is not None:
         entry[1] += 1
         entry[2] = None  # Nested: the function of the outer hold is not kept.
@@ -72,7 +71,7 @@ def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
         return
     saved = model.train_function
     key = reuse_key if saved is not None else None
-    _SAVED[model] = [saved, 1, key, step_inputs, [undo]]
+    _own(model, _HELD, [saved, 1, key, step_inputs, [undo]])
     watch_next_fit(model, functools.partial(undo_holds, model, abandoned=True))
     kept = _kept(model)
     if reuse_key is not None and kept.get("over") is saved and reuse_key in kept:
@@ -83,7 +82,7 @@ def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
 
 def release_train_step(model):
     """Undoes a hold: the last one puts back the function saved at the first."""
-    entry = _SAVED.get(model)
+    entry = model.__dict__.get(_HELD)
     if entry is None:  # Not held: rebuild, to be safe.
         make_fresh_train_function(model)
         return
@@ -91,7 +90,7 @@ def release_train_step(model):
     if entry[1] > 0:
         make_fresh_train_function(model, entry[3])
         return
-    del _SAVED[model]
+    del model.__dict__[_HELD]
     unwatch_next_fit(model)
     saved, _, key, _, _ = entry
     if key is not None:
@@ -110,7 +109,7 @@ def undo_holds(model, abandoned=False):
     """Runs the undos of the model's holds, last first: every change of ours
     to its step is gone after (`abandoned`: found at the next fit's start,
     said in a warning)."""
-    entry = _SAVED.get(model)
+    entry = model.__dict__.get(_HELD)
     if entry is None:
         return
     if abandoned:
@@ -124,7 +123,7 @@ def undo_holds(model, abandoned=False):
     recompiled = model.train_function is None  # `compile` clears it.
     for undo in reversed(entry[4]):
         undo()
-    while model in _SAVED:  # An undo that did not release its hold.
+    while _HELD in model.__dict__:  # An undo that did not release its hold.
         release_train_step(model)
     if recompiled:  # What was saved belongs to the compile before.
         model.train_function = None
@@ -133,7 +132,7 @@ def undo_holds(model, abandoned=False):
 
 def rebuild_train_step(model):
     """Rebuilds the train function after a change that outlives the fit."""
-    entry = _SAVED.get(model)
+    entry = model.__dict__.get(_HELD)
     if entry is not None:
         entry[0] = None
         entry[2] = None
@@ -145,7 +144,11 @@ def _kept(model):
     kept = model.__dict__.get(_KEPT)
     if kept is None:
         kept = {}
-        # Not `setattr`: Keras would track the attribute (TensorFlow's
-        # tracking would then see the functions as part of the model).
-        object.__setattr__(model, _KEPT, kept)
+        _own(model, _KEPT, kept)
     return kept
+
+
+def _own(model, name, value):
+    # Not `setattr`: Keras would track the attribute (TensorFlow's tracking
+    # would then see the functions as part of the model).
+    object.__setattr__(model, name, value)
