@@ -243,14 +243,18 @@ def test_a_kept_step_is_not_run_after_the_model_is_compiled_again():
 
 
 class RaiseAt(keras.callbacks.Callback):
-    """Raises `KeyboardInterrupt` (a Ctrl-C) after batch `batch` of the fit."""
+    """Raises `KeyboardInterrupt` (a Ctrl-C) after batch `batch` of epoch
+    `epoch` of the fit."""
 
-    def __init__(self, batch):
+    def __init__(self, batch, epoch=0):
         super().__init__()
-        self.batch = batch
+        self.batch, self.epoch, self._epoch = batch, epoch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch == self.batch:
+        if (self._epoch, batch) == (self.epoch, self.batch):
             raise KeyboardInterrupt
 
 
@@ -301,3 +305,15 @@ def test_a_model_whose_scheduled_fit_raised_is_not_kept_alive():
     del model
     gc.collect()
     assert ref() is None
+
+
+def test_the_undo_of_a_scheduled_fit_closes_its_tensorboard_writer(tmp_path):
+    model = kernel_model(keras.optimizers.SGD(0.1, momentum=0.9))
+    cycle = OneCycle(max_learning_rate=1.0, log_dir=str(tmp_path))
+    # Raises after the first epoch's per-step curves are written.
+    with pytest.raises(KeyboardInterrupt):
+        kernel_fit(model, [cycle, RaiseAt(1, epoch=1)])
+    assert cycle._writer is not None
+    with pytest.warns(UserWarning, match="ended in an exception"):
+        kernel_fit(model, epochs=1)
+    assert cycle._writer is None

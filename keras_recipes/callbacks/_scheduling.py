@@ -1,5 +1,7 @@
 """Shared base of the callbacks that drive an in-graph learning-rate schedule."""
 
+import functools
+
 import keras
 import numpy as np
 
@@ -149,8 +151,12 @@ class SchedulingCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         # The first epoch of the fit tells where in the schedule it starts.
         if not self._driver.installed:
+            # A fit that raises calls no `on_train_end`: the next fit of the
+            # model runs it instead (see `_internal/train_step.py`).
             self._driver.install(
-                self.model, start_position=epoch * self._updates_per_epoch
+                self.model,
+                start_position=epoch * self._updates_per_epoch,
+                undo=functools.partial(self._end, self.model),
             )
         if self.log_dir is not None:
             self._epoch_start = self._driver.next_position(self.model)
@@ -180,8 +186,11 @@ class SchedulingCallback(keras.callbacks.Callback):
         self._writer.flush()
 
     def on_train_end(self, logs=None):
+        self._end(self.model)
+
+    def _end(self, model):
         if self._driver is not None:
-            self._driver.restore(self.model)
+            self._driver.restore(model)
         self._driver = None
         # Closed, not kept: the callback stays deep-copyable (KerasTuner
         # copies callbacks for every trial).
