@@ -476,3 +476,63 @@ def test_nan_guard_restores_a_finite_state_it_saw(setup):
         np.testing.assert_array_equal(value, saved)
     assert all(np.all(np.isfinite(value)) for value in restored)
     assert all(np.isfinite(value) for value in history["loss"])
+
+
+class FailAt(keras.utils.PyDataset):
+    """Batches of ones for 16 steps (a target per head); batch `fail_at` raises."""
+
+    def __init__(self, heads, fail_at):
+        super().__init__()
+        self.heads, self.fail_at = heads, fail_at
+
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, index):
+        if index == self.fail_at:
+            raise OSError("a bad batch")
+        x, y = ones(BATCH)
+        return x, (y if self.heads is None else {h: y for h in self.heads})
+
+
+class KernelSums(keras.callbacks.Callback):
+    """The sum of the kernels after each batch hook (the probe's loss of the
+    next batch: the mean prediction, summed over the heads)."""
+
+    def on_train_begin(self, logs=None):
+        self.sums = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        weights = self.model.trainable_weights
+        self.sums.append(sum(float(np.ravel(v.numpy())[0]) for v in weights))
+
+
+@pytest.mark.parametrize("setup", sorted(set(RESTORE_SETUPS) - {"accumulation"}))
+def test_the_finder_records_each_batch_and_undoes_an_interrupted_sweep(setup):
+    # (Accumulation is refused at on_train_begin: see above.)
+    heads = ("left", "right") if setup == "multi_output" else None
+    with setup_model(setup) as model:
+        sums = KernelSums()
+        finder = LRFinder(1e-3, 0.1, num_steps=16, divergence_threshold=None, verbose=0)
+        model.fit(FailAt(heads, fail_at=None), epochs=2, shuffle=False, verbose=0,
+                  callbacks=[finder, sums])  # fmt: skip
+        before = [keras.ops.convert_to_numpy(v).copy() for v in model.variables]
+        with pytest.raises(Exception, match="a bad batch"):
+            find_learning_rate(
+                model, FailAt(heads, fail_at=5), num_steps=16,
+                divergence_threshold=None, verbose=0,
+            )  # fmt: skip
+        after = [keras.ops.convert_to_numpy(v) for v in model.variables]
+    # Each batch's loss is the kernels' sum before its step (read from the
+    # weights), not the running mean; float16 / bfloat16 compute the loss.
+    spe = 2 if setup == "steps_per_execution" else 1
+    kernels_before = np.concatenate([[0.0], sums.sums[:-1]])[::spe]
+    tolerance = 1e-5 if setup in ("multi_output", "user_loss_scale") else 2e-2
+    if spe == 1:
+        np.testing.assert_allclose(
+            finder.result.losses, kernels_before, rtol=tolerance, atol=1e-4
+        )
+    assert finder.result.steps == 16
+    # The interrupted sweep: every variable as before it, at once.
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
