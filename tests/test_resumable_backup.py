@@ -8,6 +8,7 @@ import pytest
 
 import keras_recipes as kr
 from keras_recipes._internal.atomic import StateFileError
+from keras_recipes._internal.background import wait_for_all
 
 
 class Crash(keras.callbacks.Callback):
@@ -42,9 +43,14 @@ def run(backup_dir, crash_at=None, learning_rate=0.1):
     callbacks = [FeedMetric(), backup, plateau]
     if crash_at is not None:
         callbacks.append(Crash(crash_at))
-    history = model.fit(
-        x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=callbacks
-    )
+    try:
+        history = model.fit(
+            x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=callbacks
+        )
+    finally:
+        # The folder as the process leaves it: after a fit that raised, the
+        # last backup may still be committing in the background.
+        wait_for_all()
     return model, history, plateau, backup
 
 
@@ -112,6 +118,7 @@ def test_callbacks_are_named_explicitly(tmp_path):
 
 
 def corrupt_state(folder, change):
+    wait_for_all()  # The backup as the crashed run committed it.
     path = folder / "state.json"
     state = json.loads(path.read_text())
     change(state, folder)
@@ -182,7 +189,7 @@ def dropout_fit(backup_dir, crash_at=None, seed=0, kind="layer"):
     try:
         model.fit(batches, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
     except RuntimeError:
-        pass
+        wait_for_all()
     return [w.numpy() for w in model.weights]
 
 

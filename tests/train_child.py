@@ -7,7 +7,8 @@ the tests can start the next process while the current one trains).
 
 checkpoint: trains until killed with `BestCheckpoint`; the monitored `score`
     is a scripted value per epoch (some NaN). `events.log` gets
-    "S epoch value checksum" before the checkpoint's save and "E epoch" after.
+    "S epoch value checksum" before the checkpoint's save and "E epoch" once
+    it is committed.
 resume: trains a small regression with OneCycle, EarlyStopping,
     BestCheckpoint and ResumableBackup; with KILL_AT=epoch,batch it kills
     itself there. Writes `lr.log` (epoch, learning rate) and, when training
@@ -26,6 +27,7 @@ import keras
 import numpy as np
 
 import keras_recipes as kr
+from keras_recipes._internal.background import wait_for_all
 
 
 def checksum(model):
@@ -49,6 +51,9 @@ class Events(keras.callbacks.Callback):
             logs["score"] = scripted_score(epoch + 1)
             line = f"S {epoch + 1} {logs['score']!r} {checksum(self.model)!r}\n"
         else:
+            # Once the save is committed (its fsync, rename and manifest run
+            # in a background thread, where the kill may land too).
+            wait_for_all()
             line = f"E {epoch + 1}\n"
         with open(self.path, "a") as f:
             f.write(line)

@@ -1,8 +1,8 @@
 """`keras-recipes train` in a process that kills itself with SIGKILL.
 
 Run as `python tests/train_cli_child.py TRAIN_ARGS...`. With KILL_AT_EPOCH=k
-the process dies right after `ResumableBackup` wrote the backup of epoch k
-(0-based, written at that epoch's start): injected at the write, not timed.
+the process dies right after `ResumableBackup` committed the backup of epoch
+k (0-based, written at that epoch's start): injected at the write, not timed.
 """
 
 import os
@@ -19,6 +19,7 @@ if KILL_AT is not None:
     def save_then_die(self, epoch):
         save(self, epoch)
         if epoch == int(KILL_AT):
+            self._writes.wait()  # Committed (in the background by default).
             os.kill(os.getpid(), signal.SIGKILL)
 
     ResumableBackup._save = save_then_die

@@ -59,42 +59,80 @@ def atomic_path(path, expected_size=None):
     >>> with atomic_path("best.keras") as tmp:
     ...     model.save(tmp)
     """
-    path = Path(path)
-    if not is_chief():
-        # The same work, into a folder of this worker's own (a save may need
-        # every worker), and nothing written into the shared one.
-        with tempfile.TemporaryDirectory(prefix="keras-recipes-worker-") as folder:
-            yield Path(folder) / path.name
-        return
-    suffix = "".join(path.suffixes)
-    stem = path.name.removesuffix(suffix)
+    write = PendingWrite(path, expected_size)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _check_free_space(path, expected_size)
-        # A temporary file of this target left by a killed write is stale.
-        pattern = f"{glob.escape(PREFIX + stem)}.*{glob.escape(suffix)}"
-        for stale in path.parent.glob(pattern):
-            with contextlib.suppress(FileNotFoundError):
-                stale.unlink()
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f"{PREFIX}{stem}.", suffix=suffix
-        )
-    except OSError as error:
-        if str(path) in str(error):
-            raise
-        raise _naming(error, path) from error
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        _fsync_file(tmp)
-        os.replace(tmp, path)
+        yield write.tmp
     except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        if isinstance(error, OSError) and str(path) not in str(error):
-            raise _naming(error, path) from error
+        write.discard()
+        if isinstance(error, OSError) and str(write.path) not in str(error):
+            raise _naming(error, write.path) from error
         raise
-    _fsync_dir(path.parent)
+    write.commit()
+
+
+class PendingWrite:
+    """`atomic_path` in two steps: write `tmp`, then `commit()` (or
+    `discard()`), which another thread may do: the fsync and the rename of a
+    checkpoint need not hold up training.
+
+    On construction, the free space is checked and the temporary file made
+    (see `atomic_path`, which raises the same errors); `commit()` fsyncs it
+    and moves it over `path`. On a worker that is not the chief, `tmp` is in
+    a private folder, which `commit()` and `discard()` delete.
+    """
+
+    def __init__(self, path, expected_size=None):
+        self.path = path = Path(path)
+        self._private = None
+        if not is_chief():
+            # The same work, into a folder of this worker's own (a save may
+            # need every worker), and nothing written into the shared one.
+            self._private = tempfile.mkdtemp(prefix="keras-recipes-worker-")
+            self.tmp = Path(self._private) / path.name
+            return
+        suffix = "".join(path.suffixes)
+        stem = path.name.removesuffix(suffix)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _check_free_space(path, expected_size)
+            # A temporary file of this target left by a killed write is stale.
+            pattern = f"{glob.escape(PREFIX + stem)}.*{glob.escape(suffix)}"
+            for stale in path.parent.glob(pattern):
+                with contextlib.suppress(FileNotFoundError):
+                    stale.unlink()
+            fd, tmp = tempfile.mkstemp(
+                dir=path.parent, prefix=f"{PREFIX}{stem}.", suffix=suffix
+            )
+        except OSError as error:
+            if str(path) in str(error):
+                raise
+            raise _naming(error, path) from error
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self):
+        """Puts the written file in place (fsync, `os.replace`, fsync of the
+        folder); on failure the temporary file is removed, `path` intact."""
+        if self._private is not None:
+            self.discard()
+            return
+        try:
+            _fsync_file(self.tmp)
+            os.replace(self.tmp, self.path)
+        except BaseException as error:
+            self.discard()
+            if isinstance(error, OSError) and str(self.path) not in str(error):
+                raise _naming(error, self.path) from error
+            raise
+        _fsync_dir(self.path.parent)
+
+    def discard(self):
+        """Removes the temporary file (or the worker's private folder)."""
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.tmp)
 
 
 def _check_free_space(path, expected_size):

@@ -1,4 +1,5 @@
-"""The manifest of `BestCheckpoint` (`checkpoints.json`): read, checked.
+"""The manifest of `BestCheckpoint` (`checkpoints.json`): read, checked;
+the names of its files.
 
 Every field is validated when read back, and every kept file is checked
 against the size and SHA-256 recorded when it was saved, before it is
@@ -12,6 +13,8 @@ import warnings
 from pathlib import Path
 
 from keras_recipes._internal.atomic import StateFileError, file_sha256, read_json
+from keras_recipes._internal.background import wait_for_all
+from keras_recipes._internal.validation import check_positive_int
 
 # 3: each file's run, size and SHA-256; the runs that wrote into the folder.
 MANIFEST_VERSION = 3
@@ -38,6 +41,7 @@ def read_manifest(path):
             or a field is not what `BestCheckpoint` writes; the message
             names the file, the field and the fix.
     """
+    wait_for_all()  # A save still landing (after a fit that raised).
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST_NAME
@@ -277,3 +281,45 @@ def trusted_files(manifest, path):
         verify_checkpoint(entry)
         kept.append(entry)
     return kept
+
+
+def checkpoint_template(filepath, suffix, save_freq):
+    """`(filepath, save_freq)` checked: `filepath` ends in `suffix` and gets
+    `-epoch{epoch:03d}` (and `-batch{batch:05d}` with an integer
+    `save_freq`) before it unless it already names each save apart."""
+    if not filepath.endswith(suffix):
+        raise ValueError(
+            f"`filepath` must end in '{suffix}' when "
+            f"save_weights_only={suffix == '.weights.h5'}. "
+            f"Received: filepath={filepath!r}"
+        )
+    if save_freq != "epoch":
+        if isinstance(save_freq, str):
+            raise ValueError(
+                "`save_freq` must be 'epoch' or an integer >= 1 (batches). "
+                f"Received: save_freq={save_freq!r}"
+            )
+        save_freq = check_positive_int("save_freq", save_freq)
+    unique = "{epoch" in filepath and (save_freq == "epoch" or "{batch" in filepath)
+    if not unique:
+        tag = "-epoch{epoch:03d}"
+        tag += "" if save_freq == "epoch" else "-batch{batch:05d}"
+        filepath = filepath.removesuffix(suffix) + tag + suffix
+    return filepath, save_freq
+
+
+def format_path(template, epoch, logs, batch=None):
+    """The file of a save: `template` formatted with the (1-based) epoch and
+    batch and the logs, normalized as the manifest's paths are read back, so
+    that one file has one spelling (eviction compares them)."""
+    numbers = {"epoch": epoch + 1}
+    if batch is not None:
+        numbers["batch"] = batch + 1
+    try:
+        return os.path.normpath(template.format(**numbers, **logs))
+    except KeyError as error:
+        raise ValueError(
+            f"`filepath` names {error.args[0]!r}, which is not in this "
+            f"fit's logs ({', '.join(sorted(logs)) or 'none'}). "
+            f"Received: filepath={template!r}"
+        ) from None

@@ -1,5 +1,6 @@
 """`BestCheckpoint`: keep the best models, atomically, across restarts."""
 
+import functools
 import math
 import os
 import uuid
@@ -7,12 +8,12 @@ from pathlib import Path
 
 import keras
 
-from keras_recipes._internal.atomic import (
-    atomic_path,
-    file_sha256,
-    remove,
-    remove_stale,
-    write_json,
+from keras_recipes._internal.atomic import remove, remove_stale, write_json
+from keras_recipes._internal.background import (
+    BackgroundWrites,
+    commit_all,
+    wait_for_all,
+    write_model,
 )
 from keras_recipes._internal.validation import (
     check_bool,
@@ -26,7 +27,9 @@ from keras_recipes.callbacks._manifest import (
     MANIFEST_NAME,
     _check_manifest,
     _resolved,
+    checkpoint_template,
     files_named,
+    format_path,
     free_path,
     is_earlier_run,
     manifest_content,
@@ -67,6 +70,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     Each checkpoint gets its own file, so that the manifest always names
     complete files: the order of a save is (1) write the new file, (2) write
     the manifest (the commit), (3) delete what the manifest no longer names.
+    Keras writes the file on the training thread; by default the rest (the
+    file's fsync, rename and SHA-256, the manifest, the deletions) runs in a
+    background thread while the next epoch trains, and the next save, the
+    end of `fit`, `best_path` and `state_dict()` wait for it.
 
     Args:
         filepath: Where to save. May hold `{epoch}` and log keys, as Keras's
@@ -102,6 +109,11 @@ class BestCheckpoint(keras.callbacks.Callback):
             ones), `"refuse"` (raise at `on_train_begin`, before anything is
             written), or `"overwrite"` (delete the files the manifest names
             and start empty).
+        save_on_background: Commit each save (fsync, rename, checksum,
+            manifest) in a background thread (Keras's `OrbaxCheckpoint` has
+            an argument of the same name). An error there is raised at the
+            next save or at the end of `fit`, with the previous checkpoints
+            kept. `False` commits before `on_epoch_end` returns.
 
     Attributes:
         best: The best monitored value so far (`None` before a finite one).
@@ -139,38 +151,23 @@ class BestCheckpoint(keras.callbacks.Callback):
         initial_value_threshold=None,
         save_freq="epoch",
         existing="continue",
+        save_on_background=True,
     ):
         super().__init__()
+        self.save_on_background = check_bool("save_on_background", save_on_background)
+        self._writes = BackgroundWrites(self.save_on_background)
         self.filepath = check_format_template(
             "filepath", check_path("filepath", filepath)
         )
         self.save_weights_only = check_bool("save_weights_only", save_weights_only)
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
-        if not self.filepath.endswith(suffix):
-            raise ValueError(
-                f"`filepath` must end in '{suffix}' when "
-                f"save_weights_only={self.save_weights_only}. "
-                f"Received: filepath={self.filepath!r}"
-            )
-        if save_freq != "epoch":
-            if isinstance(save_freq, str):
-                raise ValueError(
-                    "`save_freq` must be 'epoch' or an integer >= 1 (batches). "
-                    f"Received: save_freq={save_freq!r}"
-                )
-            save_freq = check_positive_int("save_freq", save_freq)
+        self.filepath, self.save_freq = checkpoint_template(
+            self.filepath, suffix, save_freq
+        )
+        if self.save_freq != "epoch":
             # A batch hook only then: with one defined, Keras stops
             # dispatching steps asynchronously.
             self.on_train_batch_end = self._save_on_batch
-        self.save_freq = save_freq
-        unique = "{epoch" in self.filepath and (
-            save_freq == "epoch" or "{batch" in self.filepath
-        )
-        if not unique:
-            tag = "-epoch{epoch:03d}" + (
-                "" if save_freq == "epoch" else "-batch{batch:05d}"
-            )
-            self.filepath = self.filepath.removesuffix(suffix) + tag + suffix
         self.save_top_k = check_positive_int("save_top_k", save_top_k)
         self.save_best_only = check_bool("save_best_only", save_best_only)
         self.initial_value_threshold = (
@@ -197,6 +194,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.run_id = None
         self._restored = False
         self._verified = None
+        # (kept, last) as the manifest on disk has them, while a save lands.
+        self._committed = ([], None)
 
     @property
     def best(self):
@@ -206,6 +205,7 @@ class BestCheckpoint(keras.callbacks.Callback):
     def best_path(self):
         """The best checkpoint's file, checked against its size and SHA-256
         (`StateFileError` if it changed since it was saved)."""
+        self._wait()
         if not self.kept:
             return None
         best = self.kept[0]
@@ -220,6 +220,7 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def state_dict(self):
         """The run state (the manifest's content), as JSON-compatible values."""
+        self._wait()
         return self._manifest()
 
     def load_state_dict(self, state):
@@ -232,12 +233,15 @@ class BestCheckpoint(keras.callbacks.Callback):
             StateFileError: If a field of `state` is not what `state_dict`
                 gives, or a kept file changed since it was saved.
         """
+        self._wait()
         _check_manifest(state, "The state given to load_state_dict is wrong", "")
         self._restore(_resolved(state, self.manifest.parent))
         self.run_id = state.get("run") or self.run_id
         self._restored = True
 
     def on_train_begin(self, logs=None):
+        wait_for_all()  # After a fit that raised, its last save may land.
+        self._wait()
         self._epoch = self._batches = 0
         remove_stale(Path(self.filepath).parent)
         if not self._restored:
@@ -259,6 +263,16 @@ class BestCheckpoint(keras.callbacks.Callback):
         # A state loaded after this fit began (a backup listed after this
         # callback) is in use now; the next fit reads the manifest again.
         self._restored = False
+        self._wait()
+
+    def _wait(self):
+        """Returns once the last save is committed; if that failed, forgets
+        what it added (as the manifest on disk does) and raises the error."""
+        try:
+            self._writes.wait()
+        except BaseException:
+            self.kept, self.last = self._committed
+            raise
 
     def _restore(self, manifest):
         self.kept, self.last, self.runs = [], None, []
@@ -296,21 +310,34 @@ class BestCheckpoint(keras.callbacks.Callback):
             self._consider(epoch, logs)
 
     def _consider(self, epoch, logs, batch=None):
-        """Compares the monitored value of `logs`; saves, writes the
-        manifest, evicts."""
-        logs = logs or {}
+        """Compares the monitored value of `logs`; saves, then commits (in
+        the background): the files, the manifest, the evictions."""
+        self._wait()
+        self._committed = (list(self.kept), self.last)
+        written, evicted = [], []
+        try:
+            self._decide(epoch, logs or {}, batch, written, evicted)
+        except BaseException:
+            for _, write in written:
+                write.discard()
+            self.kept, self.last = self._committed
+            raise
+        self._writes.submit(functools.partial(self._commit, written, evicted))
+
+    def _decide(self, epoch, logs, batch, written, evicted):
         value = self._tracker.value(logs, self.model)
         entry = {"epoch": epoch + 1, "value": value}
         if batch is not None:
             entry["batch"] = batch + 1
-        evicted = []
         if math.isfinite(value) and self._ranks_in_top_k(value):
-            entry["path"] = self._free_path(self._format_path(epoch, logs, batch))
+            entry["path"] = self._free_path(
+                format_path(self.filepath, epoch, logs, batch)
+            )
             entry["run"] = self.run_id
-            entry.update(self._save(entry["path"]))
+            written.append((entry, self._write(entry["path"])))
             self.kept = sorted(self.kept + [entry], key=self._sort_key)
             if self.save_best_only:
-                evicted = self.kept[self.save_top_k :]
+                evicted += self.kept[self.save_top_k :]
                 self.kept = self.kept[: self.save_top_k]
             if self.verbose and self.kept[0] is entry:
                 print(
@@ -318,16 +345,18 @@ class BestCheckpoint(keras.callbacks.Callback):
                     f"saved {entry['path']}"
                 )
         if self.save_last:
-            saved = self._save(str(self.last_path))
             # JSON has no NaN / Inf: a non-finite value is written as null.
             shown = value if math.isfinite(value) else None
-            self.last = {
-                **entry,
-                "value": shown,
-                "path": str(self.last_path),
-                "run": self.run_id,
-                **saved,
-            }
+            path = str(self.last_path)
+            self.last = {**entry, "value": shown, "path": path, "run": self.run_id}
+            written.append((self.last, self._write(path)))
+
+    def _commit(self, written, evicted):
+        """(In the background.) The files in place, then the manifest that
+        names them (the commit), then the evicted files it no longer names."""
+        sums = commit_all([write for _, write in written])
+        for (entry, _), saved in zip(written, sums, strict=True):
+            entry.update(saved)
         write_json(self.manifest, self._manifest())
         kept_paths = {c["path"] for c in self.kept}
         for old in evicted:
@@ -353,34 +382,11 @@ class BestCheckpoint(keras.callbacks.Callback):
         suffix = ".weights.h5" if self.save_weights_only else ".keras"
         return free_path(path, taken, suffix, self.runs.index(self.run_id) + 1)
 
-    def _format_path(self, epoch, logs, batch=None):
-        # Normalized as the manifest's paths are read back, so that one file
-        # has one spelling (eviction compares them).
-        numbers = {"epoch": epoch + 1}
-        if batch is not None:
-            numbers["batch"] = batch + 1
-        try:
-            return os.path.normpath(self.filepath.format(**numbers, **logs))
-        except KeyError as error:
-            raise ValueError(
-                f"`filepath` names {error.args[0]!r}, which is not in this "
-                f"fit's logs ({', '.join(sorted(logs)) or 'none'}). "
-                f"Received: filepath={self.filepath!r}"
-            ) from None
-
-    def _save(self, path):
-        # Each epoch's file has a new name: the free space is checked against
-        # the largest file this callback keeps (see `atomic_path`).
-        sizes = [
-            os.path.getsize(c["path"]) for c in self.kept if os.path.exists(c["path"])
-        ]
-        with atomic_path(path, expected_size=max(sizes, default=None)) as tmp:
-            if self.save_weights_only:
-                self.model.save_weights(tmp)
-            else:
-                self.model.save(tmp)
-            # Of the file written (on a worker, a private one: see atomic_path).
-            return {"size": os.path.getsize(tmp), "sha256": file_sha256(tmp)}
+    def _write(self, path):
+        # A new name each epoch: free space for the largest kept file.
+        kept = [c["path"] for c in self.kept if os.path.exists(c["path"])]
+        expected = max(map(os.path.getsize, kept), default=None)
+        return write_model(self.model, path, self.save_weights_only, expected)
 
     def _manifest(self):
         return manifest_content(

@@ -1,5 +1,6 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
+import functools
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -8,14 +9,20 @@ import keras
 import numpy as np
 
 from keras_recipes._internal.atomic import (
+    PendingWrite,
     StateFileError,
-    atomic_path,
     file_sha256,
     read_json,
     remove,
     remove_folder_if_empty,
     remove_stale,
     write_json,
+)
+from keras_recipes._internal.background import (
+    BackgroundWrites,
+    commit_all,
+    wait_for_all,
+    write_model,
 )
 from keras_recipes._internal.keras_internals import set_initial_epoch
 from keras_recipes._internal.validation import check_bool, check_path
@@ -44,7 +51,10 @@ class ResumableBackup(keras.callbacks.Callback):
     * writes it at the **start** of the next epoch, when every callback has
       finished the previous one, whatever their order in the list;
     * writes every file atomically and commits with one JSON file, so a kill
-      at any moment leaves the previous backup loadable;
+      at any moment leaves the previous backup loadable (Keras writes the
+      weights on the training thread; by default their fsync, rename and
+      checksum and the commit run in a background thread while the epoch
+      trains, and the next backup and the end of `fit` wait for them);
     * on the next `fit` over the same folder, restores all of it before the
       first epoch: the fit starts at the saved epoch (`initial_epoch`), so
       the scheduling callbacks resume their schedules at the right step.
@@ -66,6 +76,9 @@ class ResumableBackup(keras.callbacks.Callback):
             (`EarlyStopping`, `PerformanceScheduling`, `BestCheckpoint`).
         delete_on_completion: Remove the backup when `fit` ends normally, so
             that the next run starts afresh (Keras's behaviour).
+        save_on_background: Commit each backup in a background thread (see
+            above). An error there is raised at the next backup or at the end
+            of `fit`; the previous backup stays the one a rerun restores.
 
     Raises:
         TypeError: If `callbacks` is not a mapping of names to callbacks with
@@ -85,8 +98,16 @@ class ResumableBackup(keras.callbacks.Callback):
     ...                      backup])
     """
 
-    def __init__(self, backup_dir, callbacks=None, delete_on_completion=True):
+    def __init__(
+        self,
+        backup_dir,
+        callbacks=None,
+        delete_on_completion=True,
+        save_on_background=True,
+    ):
         super().__init__()
+        self.save_on_background = check_bool("save_on_background", save_on_background)
+        self._writes = BackgroundWrites(self.save_on_background)
         self.backup_dir = Path(check_path("backup_dir", backup_dir))
         callbacks = {} if callbacks is None else callbacks
         if not isinstance(callbacks, Mapping):
@@ -118,6 +139,8 @@ class ResumableBackup(keras.callbacks.Callback):
         return self.backup_dir / "state.json"
 
     def on_train_begin(self, logs=None):
+        wait_for_all()  # A fit that raised: its last backup may land.
+        self._writes.wait()
         self.restored_epoch = None
         self._first_epoch = None
         remove_stale(self.backup_dir)
@@ -192,45 +215,57 @@ class ResumableBackup(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         set_initial_epoch(self.model, None)
+        self._writes.wait()
         if self.delete_on_completion:
             self._delete()
 
     def _save(self, epoch):
+        self._writes.wait()  # The backup before is committed.
         previous = read_json(self._state_path)
         weights = f"weights-epoch{epoch:04d}.weights.h5"
         # A new name each epoch: the free space is checked against the last
         # backup's size (h5py can crash the interpreter on a full disk).
         last = previous and self.backup_dir / previous.get("weights", "")
         expected = last.stat().st_size if last and last.is_file() else None
-        with atomic_path(self.backup_dir / weights, expected_size=expected) as tmp:
-            self.model.save_weights(tmp)
-            # Of the file written (on a worker, a private one: see atomic_path).
-            weights_sha256 = file_sha256(tmp)
-        random_state = None
-        if _random_state_variables(self.model):
-            random_state = f"random-epoch{epoch:04d}.npz"
-            with atomic_path(self.backup_dir / random_state) as tmp:
-                np.savez(tmp, *_random_state(self.model))
-        saved_callbacks = {}
-        for index, (name, callback) in enumerate(self.callbacks.items()):
-            entry = {"state": callback.state_dict()}
-            arrays = (
-                callback.array_state() if hasattr(callback, "array_state") else None
+        writes = []
+        try:
+            writes.append(
+                write_model(self.model, self.backup_dir / weights, True, expected)
             )
-            if arrays is not None:
-                entry["arrays"] = f"callback{index}-epoch{epoch:04d}.npz"
-                with atomic_path(self.backup_dir / entry["arrays"]) as tmp:
-                    np.savez(tmp, *arrays)
-            saved_callbacks[name] = entry
+            random_state = None
+            if _random_state_variables(self.model):
+                random_state = f"random-epoch{epoch:04d}.npz"
+                writes.append(
+                    _savez(self.backup_dir / random_state, _random_state(self.model))
+                )
+            saved_callbacks = {}
+            for index, (name, callback) in enumerate(self.callbacks.items()):
+                entry = {"state": callback.state_dict()}
+                arrays = (
+                    callback.array_state() if hasattr(callback, "array_state") else None
+                )
+                if arrays is not None:
+                    entry["arrays"] = f"callback{index}-epoch{epoch:04d}.npz"
+                    writes.append(_savez(self.backup_dir / entry["arrays"], arrays))
+                saved_callbacks[name] = entry
+        except BaseException:
+            for write in writes:
+                write.discard()
+            raise
         state = {
             "version": STATE_VERSION,
             "epoch": epoch,
             "weights": weights,
-            "weights_sha256": weights_sha256,
             "random": random_state,
             "callbacks": saved_callbacks,
         }
-        write_json(self._state_path, state)  # The commit point.
+        self._writes.submit(functools.partial(self._commit, writes, state, previous))
+
+    def _commit(self, writes, state, previous):
+        """(In the background.) The files in place, then the JSON file that
+        names them (the commit point), then the files of the backup before."""
+        state["weights_sha256"] = commit_all(writes)[0]["sha256"]
+        write_json(self._state_path, state)
         self._remove_unreferenced(state, previous)
 
     def _restore_random_state(self, state):
@@ -264,6 +299,17 @@ class ResumableBackup(keras.callbacks.Callback):
         for name in _files(state):
             remove(self.backup_dir / name)
         remove_folder_if_empty(self.backup_dir)  # Nothing left of the run.
+
+
+def _savez(path, arrays):
+    """`np.savez` of `arrays` to a temporary file of `path` (a `PendingWrite`)."""
+    write = PendingWrite(path)
+    try:
+        np.savez(write.tmp, *arrays)
+    except BaseException:
+        write.discard()
+        raise
+    return write
 
 
 def _load_arrays(path, folder):

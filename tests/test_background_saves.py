@@ -1,0 +1,206 @@
+"""The savers commit in a background thread: what training may go on with,
+what waits for it, and what a failed commit leaves.
+
+Each test holds a commit on an `Event`, so the order of the threads is set
+by the test, not by timing.
+"""
+
+import copy
+import json
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+from keras_recipes._internal import background
+from keras_recipes._internal.atomic import PREFIX, PendingWrite
+from keras_recipes._internal.background import wait_for_all
+from keras_recipes.callbacks import best_checkpoint, resumable_backup
+from tests.conftest import FeedMetric
+
+pytestmark = pytest.mark.backend_independent  # threads and files
+
+
+def small_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    return model
+
+
+def fit(model, scores, callbacks, epochs=None):
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 2), "float32")
+    model.fit(
+        x, y, epochs=epochs or len(scores), verbose=0,
+        callbacks=[FeedMetric(scores, "score"), *callbacks],
+    )  # fmt: skip
+
+
+def hold_commits(monkeypatch, module, held):
+    """`module.commit_all` waits for `held` (an Event) before committing."""
+    commit_all = module.commit_all
+
+    def held_commit_all(writes):
+        assert held.wait(timeout=60), "the held commit was never released"
+        return commit_all(writes)
+
+    monkeypatch.setattr(module, "commit_all", held_commit_all)
+
+
+def release_later(held, seconds=0.3):
+    """Releases `held` from another thread, after the training thread had the
+    time to read what it should not read before the release."""
+    timer = threading.Timer(seconds, held.set)
+    timer.start()
+    return timer
+
+
+class Probe(keras.callbacks.Callback):
+    """At the second epoch's start: what is on disk, then `then()`."""
+
+    def __init__(self, look, then=None):
+        super().__init__()
+        self.look, self.then, self.seen = look, then, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            self.seen = self.look()
+            if self.then is not None:
+                self.then()
+
+
+@pytest.mark.parametrize("on_background", [True, False])
+def test_the_next_epoch_trains_while_a_save_is_committed(
+    tmp_path, monkeypatch, on_background
+):
+    held = threading.Event()
+    if on_background:
+        hold_commits(monkeypatch, best_checkpoint, held)
+    checkpoint = kr.BestCheckpoint(
+        tmp_path / "best.keras", "score", "min", save_on_background=on_background
+    )
+    manifest = tmp_path / "checkpoints.json"
+    probe = Probe(lambda: (manifest.exists(), checkpoint._writes.busy), held.set)
+    fit(small_model(), [0.5, 0.4], [checkpoint, probe])
+    # In the background: epoch 2 began before epoch 1's file was committed.
+    # Otherwise, committed before `on_epoch_end` returned.
+    assert probe.seen == ((False, True) if on_background else (True, False))
+    # The end of the fit waited for the last commit.
+    saved = json.loads(manifest.read_text())
+    assert saved["best"]["epoch"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best-epoch002.keras",
+        "checkpoints.json",
+    ]  # Epoch 1's evicted once the manifest stopped naming it.
+    assert checkpoint.best_path == str(tmp_path / "best-epoch002.keras")
+
+
+def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeypatch):
+    commit = PendingWrite.commit
+
+    def failing_commit(self):
+        if "epoch002" in self.path.name:
+            self.discard()
+            raise OSError(f"Cannot write {self.path}: I/O error (simulated)")
+        commit(self)
+
+    monkeypatch.setattr(PendingWrite, "commit", failing_commit)
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    with pytest.raises(OSError, match=r"best-epoch002\.keras: I/O error"):
+        fit(small_model(), [0.5, 0.4, 0.3], [checkpoint])
+    # Raised at epoch 3's save, which waited for epoch 2's commit: epoch 3
+    # saved nothing, and the callback forgot epoch 2 as the manifest did.
+    saved = json.loads((tmp_path / "checkpoints.json").read_text())
+    assert [c["epoch"] for c in saved["checkpoints"]] == [1]
+    assert [c["epoch"] for c in checkpoint.kept] == [1]
+    assert checkpoint.best == 0.5
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best-epoch001.keras",
+        "checkpoints.json",
+    ]  # No temporary file left.
+
+
+class Crash(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
+def test_a_rerun_after_a_fit_that_raised_waits_for_its_last_backup(
+    tmp_path, monkeypatch
+):
+    # Keras calls no `on_train_end` when a fit raises: the backup of epoch 3
+    # (written at its start, before the crash) may still be committing when
+    # the exception arrives, and the rerun must read it, not the one before.
+    held = threading.Event()
+    held.set()  # Epochs 1 and 2 commit freely; the backup of epoch 3 is held.
+    hold_commits(monkeypatch, resumable_backup, held)
+    model = small_model()
+    backup = kr.ResumableBackup(tmp_path / "backup")
+
+    class HoldNext(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:  # Before the backup's own `on_epoch_begin`.
+                backup._writes.wait()
+                held.clear()
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(model, [1.0] * 4, [HoldNext(), backup, Crash(2)], epochs=4)
+    state = json.loads((tmp_path / "backup" / "state.json").read_text())
+    assert state["epoch"] == 1  # The backup at epoch 2's start is held.
+    timer = release_later(held)
+    rerun = kr.ResumableBackup(tmp_path / "backup")
+    fit(small_model(), [1.0] * 4, [rerun], epochs=4)
+    timer.join()
+    assert rerun.restored_epoch == 2
+
+
+def test_reading_a_manifest_waits_for_the_save_of_a_fit_that_raised(
+    tmp_path, monkeypatch
+):
+    held = threading.Event()
+    hold_commits(monkeypatch, best_checkpoint, held)
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(small_model(), [0.5, 0.4, 0.3], [checkpoint, Crash(1)])
+    assert not (tmp_path / "checkpoints.json").exists()  # Epoch 1's is held.
+    timer = release_later(held)
+    saved = kr.callbacks.read_manifest(tmp_path)
+    timer.join()
+    assert saved["best"]["epoch"] == 1
+    assert not list(tmp_path.glob(f"{PREFIX}*"))
+
+
+def test_a_copy_of_a_callback_does_not_take_its_running_commit(tmp_path, monkeypatch):
+    # KerasTuner deep-copies the callbacks of each trial.
+    held = threading.Event()
+    hold_commits(monkeypatch, best_checkpoint, held)
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(small_model(), [0.5, 0.4, 0.3], [checkpoint, Crash(1)])
+    assert checkpoint._writes.busy
+    checkpoint.set_model(None)  # As KerasTuner copies it: before a fit.
+    timer = release_later(held)
+    copied = copy.deepcopy(checkpoint)  # Waits for the commit, then copies.
+    timer.join()
+    assert not copied._writes.busy and copied._writes._thread is None
+    assert [c["epoch"] for c in copied.kept] == [1]
+    assert copied.kept[0]["sha256"] == checkpoint.kept[0]["sha256"]
+
+
+def test_wait_for_all_joins_every_running_job():
+    held, done = threading.Event(), []
+    writes = [background.BackgroundWrites() for _ in range(3)]
+    for index, w in enumerate(writes):
+        w.submit(lambda i=index: (held.wait(timeout=60), done.append(i)))
+    assert all(w.busy for w in writes)
+    timer = release_later(held, 0.1)
+    wait_for_all()
+    timer.join()
+    assert sorted(done) == [0, 1, 2]
+    assert not background._RUNNING
