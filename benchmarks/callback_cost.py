@@ -115,6 +115,14 @@ def variants(x, y, folder):
             kr.BestCheckpoint(folder() / "best.keras", monitor="loss")
         ],
         "ResumableBackup": lambda: [kr.ResumableBackup(folder() / "backup")],
+        "BestCheckpoint(save_on_background=False) (ref.)": lambda: [
+            kr.BestCheckpoint(
+                folder() / "best.keras", monitor="loss", save_on_background=False
+            )
+        ],
+        "ResumableBackup(save_on_background=False) (ref.)": lambda: [
+            kr.ResumableBackup(folder() / "backup", save_on_background=False)
+        ],
         "NaNGuard": lambda: [kr.NaNGuard(verbose=0)],
         "NaNGuard(check_every=1) (ref.)": lambda: [
             kr.NaNGuard(check_every=1, verbose=0)
