@@ -1,5 +1,6 @@
 """`ResumableBackup`: continue a killed fit exactly where it stopped."""
 
+import copy
 import functools
 import zipfile
 from collections.abc import Mapping
@@ -257,7 +258,8 @@ class ResumableBackup(keras.callbacks.Callback):
             "epoch": epoch,
             "weights": weights,
             "random": random_state,
-            "callbacks": saved_callbacks,
+            # A copy: the callbacks go on changing theirs while it is written.
+            "callbacks": copy.deepcopy(saved_callbacks),
         }
         self._writes.submit(functools.partial(self._commit, writes, state, previous))
 
