@@ -100,6 +100,19 @@ class FeedMetric(keras.callbacks.Callback):
         logs[self.key] = self.values[epoch]
 
 
+class Crash(keras.callbacks.Callback):
+    """Test-only: raises at the start of epoch `epoch` (0-based), as a fit
+    stopped by an error would (Keras then calls no `on_train_end`)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise RuntimeError("simulated crash")
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on (for test servers)."""
     with socket.socket() as sock:

@@ -18,7 +18,7 @@ from keras_recipes._internal import background
 from keras_recipes._internal.atomic import PREFIX, PendingWrite
 from keras_recipes._internal.background import wait_for_all
 from keras_recipes.callbacks import best_checkpoint, resumable_backup
-from tests.conftest import FeedMetric
+from tests.conftest import Crash, FeedMetric
 
 pytestmark = pytest.mark.backend_independent  # threads and files
 
@@ -119,16 +119,6 @@ def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeyp
         "best-epoch001.keras",
         "checkpoints.json",
     ]  # No temporary file left.
-
-
-class Crash(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("simulated crash")
 
 
 def test_a_rerun_after_a_fit_that_raised_waits_for_its_last_backup(

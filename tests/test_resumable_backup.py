@@ -9,16 +9,7 @@ import pytest
 import keras_recipes as kr
 from keras_recipes._internal.atomic import StateFileError
 from keras_recipes._internal.background import wait_for_all
-
-
-class Crash(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("simulated crash")
+from tests.conftest import Crash
 
 
 class FeedMetric(keras.callbacks.Callback):
