@@ -8,6 +8,8 @@ a path) is refused with `TypeError`. Nothing may fail deeper (an
 `IndexError` from Keras, a pathlib `TypeError`) or run past the deadline.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -57,13 +59,15 @@ CALLABLES = {
     "PowerScheduling": (
         kr.PowerScheduling,
         {"decay_epochs": 2},
-        {"initial_learning_rate": None, "decay_steps": "int", "power": None,
+        {"initial_learning_rate": None, "decay_steps": "int", "decay_epochs": None,
+         "power": None,
          "steps_per_epoch": "int", "log_dir": "path"},
     ),
     "ExponentialScheduling": (
         kr.ExponentialScheduling,
         {"decay_epochs": 2},
-        {"initial_learning_rate": None, "decay_steps": "int", "decay_rate": None,
+        {"initial_learning_rate": None, "decay_steps": "int", "decay_epochs": None,
+         "decay_rate": None,
          "staircase": "bool", "steps_per_epoch": "int", "log_dir": "path"},
     ),
     "PiecewiseConstantScheduling": (
@@ -93,14 +97,18 @@ CALLABLES = {
         {"filepath": "path", "monitor": None, "mode": None, "min_delta": None,
          "save_top_k": "int", "save_last": "bool", "save_weights_only": "bool",
          "manifest": None, "verbose": None, "save_best_only": "bool",
-         "initial_value_threshold": None, "save_freq": None},
+         "initial_value_threshold": None, "save_freq": None, "existing": None,
+         "save_on_background": "bool"},
     ),
     "ResumableBackup": (
         kr.ResumableBackup,
         {"backup_dir": "backup"},
-        {"backup_dir": "path", "callbacks": None, "delete_on_completion": "bool"},
+        {"backup_dir": "path", "callbacks": None, "delete_on_completion": "bool",
+         "save_on_background": "bool"},
     ),
-    "NaNGuard": (kr.NaNGuard, {}, {"check_every": "int", "verbose": None}),
+    "NaNGuard": (
+        kr.NaNGuard, {}, {"check_every": "int", "copy_budget": None, "verbose": None}
+    ),
     "GradientMonitor": (
         kr.GradientMonitor,
         {"probe_data": (X, Y)},
@@ -138,6 +146,15 @@ CALLABLES = {
          "name": None},
     ),
 }  # fmt: skip
+
+
+def test_every_argument_of_each_callable_is_checked():
+    # A new argument joins the tables above, or this fails.
+    for name, (function, _, kinds) in CALLABLES.items():
+        parameters = inspect.signature(function).parameters.values()
+        named = {p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD}
+        assert named <= set(kinds), (name, sorted(named - set(kinds)))
+
 
 CASES = [
     (name, argument) for name, (_, _, kinds) in CALLABLES.items() for argument in kinds

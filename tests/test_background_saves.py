@@ -7,6 +7,7 @@ by the test, not by timing.
 
 import copy
 import json
+import shutil
 import threading
 
 import keras
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import keras_recipes as kr
-from keras_recipes._internal import background
+from keras_recipes._internal import atomic, background
 from keras_recipes._internal.atomic import PREFIX, PendingWrite
 from keras_recipes._internal.background import wait_for_all
 from keras_recipes.callbacks import best_checkpoint, resumable_backup
@@ -119,6 +120,38 @@ def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeyp
         "best-epoch001.keras",
         "checkpoints.json",
     ]  # No temporary file left.
+
+
+def test_a_disk_that_fills_during_a_commit_keeps_the_manifest_before(
+    tmp_path, monkeypatch
+):
+    held = threading.Event()
+    held.set()
+    hold_commits(monkeypatch, best_checkpoint, held)
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+
+    class FillDuringCommit(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:  # Epoch 1's commit done; hold epoch 2's.
+                checkpoint._writes.wait()
+                held.clear()
+            if epoch == 2:  # Epoch 2's commit is pending: the disk fills.
+                usage = shutil._ntuple_diskusage(10**9, 10**9 - 10, 10)
+                monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: usage)
+                held.set()
+
+    with pytest.raises(OSError, match=r"free space to write .*checkpoints\.json"):
+        fit(small_model(), [0.5, 0.4, 0.3], [FillDuringCommit(), checkpoint])
+    saved = json.loads((tmp_path / "checkpoints.json").read_text())
+    assert [c["epoch"] for c in saved["checkpoints"]] == [1]
+    assert [c["epoch"] for c in checkpoint.kept] == [1]
+    # Epoch 2's file was put in place before the manifest failed: it is not
+    # named, so nothing trusts it (as a synchronous save leaves it).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best-epoch001.keras",
+        "best-epoch002.keras",
+        "checkpoints.json",
+    ]
 
 
 def test_a_rerun_after_a_fit_that_raised_waits_for_its_last_backup(

@@ -113,29 +113,37 @@ def test_best_checkpoint_survives_sigkill_at_random_moments(tmp_path):
     # Each process waits for its go file once imported: the next one loads
     # while the current one trains.
     child = start("checkpoint", workdir, tmp_path / "go0")
-    for attempt in range(12):  # 6 aimed at a save, 6 at random moments
-        _, completed_before, _ = read_events(workdir)
-        (tmp_path / f"go{attempt}").touch()
-        waiting = start("checkpoint", workdir, tmp_path / f"go{attempt + 1}")
-        try:
-            # Let it finish at least one epoch in this run.
-            wait_for(epochs_completed_beyond(workdir, len(completed_before)), child)
-            if attempt % 2 == 0:
-                # Kill as soon as the next save starts ("S" written, no "E").
-                wait_for(
-                    save_started_after(workdir, len(read_events(workdir)[2])), child
-                )
-            else:
-                time.sleep(rng.uniform(0, 0.3))
-        finally:
-            child.kill()
-            child.wait()
-        _, _, lines = read_events(workdir)
-        kills_during_save += lines[-1].startswith("S")
-        check_consistent(workdir)
-        child = waiting
-    child.kill()
-    child.wait()
+    waiting = None
+    try:
+        for attempt in range(12):  # 6 aimed at a save, 6 at random moments
+            _, completed_before, _ = read_events(workdir)
+            (tmp_path / f"go{attempt}").touch()
+            waiting = start("checkpoint", workdir, tmp_path / f"go{attempt + 1}")
+            try:
+                # Let it finish at least one epoch in this run.
+                wait_for(epochs_completed_beyond(workdir, len(completed_before)), child)
+                if attempt % 2 == 0:
+                    # Kill as soon as the next save starts ("S" written, no "E").
+                    wait_for(
+                        save_started_after(workdir, len(read_events(workdir)[2])),
+                        child,
+                    )
+                else:
+                    time.sleep(rng.uniform(0, 0.3))
+            finally:
+                child.kill()
+                child.wait()
+            _, _, lines = read_events(workdir)
+            kills_during_save += lines[-1].startswith("S")
+            check_consistent(workdir)
+            child = waiting
+    finally:
+        # A failed check leaves no process behind (the next one waits for
+        # its go file for ever).
+        for process in (child, waiting):
+            if process is not None:
+                process.kill()
+                process.wait()
     assert kills_during_save >= 5
     # Killed writes leave temporary files; the next run removes them.
     from keras_recipes._internal.atomic import PREFIX, remove_stale

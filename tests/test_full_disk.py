@@ -11,6 +11,7 @@ import pytest
 
 import keras_recipes as kr
 from keras_recipes._internal import atomic
+from keras_recipes._internal.background import wait_for_all
 from keras_recipes.callbacks import read_manifest
 from tests.conftest import ones, probe_model
 
@@ -25,6 +26,9 @@ class FillDisk(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch + 1 == self.at:
+            # Once the writes before have landed (the savers commit in a
+            # background thread): the disk fills between two saves.
+            wait_for_all()
             usage = shutil._ntuple_diskusage(10**9, 10**9 - 10, 10)
             self.monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: usage)
 
