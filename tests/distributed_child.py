@@ -10,10 +10,15 @@ largest differences between what the optimizer applied and the reference,
 for the test to assert on.
 """
 
+import faulthandler
 import json
 import os
 import sys
 
+# A crash in native code (seen once: SIGSEGV under TensorFlow's
+# MirroredStrategy, in a full suite run; not reproduced in 15 runs) prints
+# the Python stack to stderr, which the test's message shows.
+faulthandler.enable()
 BACKEND, OUT = sys.argv[1], sys.argv[2]
 os.environ["KERAS_BACKEND"] = BACKEND
 if BACKEND == "jax":
