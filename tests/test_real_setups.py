@@ -9,6 +9,7 @@ say which learning rate each update applied.
 """
 
 import contextlib
+import json
 
 import keras
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from keras_recipes import LRFinder, find_learning_rate
 from keras_recipes.callbacks import (
+    BestCheckpoint,
     EarlyStopping,
     ExponentialScheduling,
     GradientMonitor,
@@ -25,6 +27,7 @@ from keras_recipes.callbacks import (
     PerformanceScheduling,
     PiecewiseConstantScheduling,
     PowerScheduling,
+    ResumableBackup,
 )
 from keras_recipes.schedules import OneCycleSchedule, PowerDecay, evaluate
 from tests.conftest import (
@@ -424,6 +427,49 @@ def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
         np.array_equal(keras.ops.convert_to_numpy(v), s)
         for v, s in zip(restored, snapshots[3], strict=True)
     )
+
+
+@pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
+def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
+    # Committed in the background: the best checkpoint (epoch 2) and the
+    # last backup (written at epoch 3's start) hold the weights and every
+    # optimizer variable of the end of epoch 2, read back from the files.
+    with setup_model(setup) as model:
+        snapshots = {}
+
+        class Snapshot(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                variables = self.model.weights + self.model.optimizer.variables
+                snapshots[epoch + 1] = [
+                    keras.ops.convert_to_numpy(v).copy() for v in variables
+                ]
+
+        best = BestCheckpoint(
+            tmp_path / "best.weights.h5", "score", "min", save_weights_only=True
+        )
+        backup = ResumableBackup(tmp_path / "backup", delete_on_completion=False)
+        x, y = ones(STEPS_PER_EPOCH * BATCH)
+        targets = y if setup != "multi_output" else {"left": y, "right": y}
+        model.fit(
+            x, targets, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
+            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshot(), best, backup],
+        )  # fmt: skip
+        state = json.loads((tmp_path / "backup" / "state.json").read_text())
+        assert state["epoch"] == 2 and best.kept[0]["epoch"] == 2
+        variables = model.weights + model.optimizer.variables
+        assert not all(
+            np.array_equal(s2, s3)
+            for s2, s3 in zip(snapshots[2], snapshots[3], strict=True)
+        )
+        for path in (best.best_path, tmp_path / "backup" / state["weights"]):
+            # From the end of epoch 3 each time: the load must move them.
+            for variable, value in zip(variables, snapshots[3], strict=True):
+                variable.assign(value)
+            model.load_weights(path)
+            for variable, saved in zip(variables, snapshots[2], strict=True):
+                np.testing.assert_array_equal(
+                    keras.ops.convert_to_numpy(variable), saved, err_msg=variable.path
+                )
 
 
 class Ones(keras.utils.PyDataset):
