@@ -91,21 +91,25 @@ class BackgroundWrites:
             _RUNNING.discard(threading.current_thread())
 
 
-def write_model(model, path, weights_only=False, expected_size=None):
-    """Keras writes `model` (`save`, or `save_weights` with `weights_only`)
-    on this, the training thread, to a temporary file of `path` (the free
+def write_pending(path, write, expected_size=None):
+    """`write(tmp)` on this thread to a temporary file of `path` (the free
     space checked first, see `atomic.atomic_path`): a `PendingWrite` for
     `commit_all`. On failure nothing is left."""
-    write = PendingWrite(path, expected_size)
+    pending = PendingWrite(path, expected_size)
     try:
-        if weights_only:
-            model.save_weights(write.tmp)
-        else:
-            model.save(write.tmp)
+        write(pending.tmp)
     except BaseException:
-        write.discard()
+        pending.discard()
         raise
-    return write
+    return pending
+
+
+def write_model(model, path, weights_only=False, expected_size=None):
+    """`write_pending` of Keras's `model.save` (`save_weights` with
+    `weights_only`): on the training thread, as Keras reads the live
+    variables."""
+    save = model.save_weights if weights_only else model.save
+    return write_pending(path, save, expected_size)
 
 
 def commit_all(writes):

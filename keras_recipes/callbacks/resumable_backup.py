@@ -10,7 +10,6 @@ import keras
 import numpy as np
 
 from keras_recipes._internal.atomic import (
-    PendingWrite,
     StateFileError,
     file_sha256,
     read_json,
@@ -24,6 +23,7 @@ from keras_recipes._internal.background import (
     commit_all,
     wait_for_all,
     write_model,
+    write_pending,
 )
 from keras_recipes._internal.keras_internals import set_initial_epoch
 from keras_recipes._internal.validation import check_bool, check_path
@@ -305,13 +305,7 @@ class ResumableBackup(keras.callbacks.Callback):
 
 def _savez(path, arrays):
     """`np.savez` of `arrays` to a temporary file of `path` (a `PendingWrite`)."""
-    write = PendingWrite(path)
-    try:
-        np.savez(write.tmp, *arrays)
-    except BaseException:
-        write.discard()
-        raise
-    return write
+    return write_pending(path, lambda tmp: np.savez(tmp, *arrays))
 
 
 def _load_arrays(path, folder):
