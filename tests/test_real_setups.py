@@ -393,6 +393,21 @@ def setup_model(setup):
         keras.mixed_precision.set_global_policy("float32")
 
 
+class Snapshots(keras.callbacks.Callback):
+    """`snapshots[k]`: the weights and every optimizer variable at the end of
+    epoch k (1-based)."""
+
+    def __init__(self, snapshots):
+        super().__init__()
+        self.snapshots = snapshots
+
+    def on_epoch_end(self, epoch, logs=None):
+        variables = self.model.weights + self.model.optimizer.variables
+        self.snapshots[epoch + 1] = [
+            keras.ops.convert_to_numpy(v).copy() for v in variables
+        ]
+
+
 @pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
 def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
     # Best epoch 2, stopped at epoch 3: the weights and every optimizer
@@ -401,19 +416,13 @@ def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
     with setup_model(setup) as model:
         snapshots = {}
 
-        class Snapshot(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                variables = self.model.weights + self.model.optimizer.variables
-                snapshots[epoch + 1] = [
-                    keras.ops.convert_to_numpy(v).copy() for v in variables
-                ]
-
         stopper = EarlyStopping("score", mode="min", patience=1)
         x, y = ones(STEPS_PER_EPOCH * BATCH)
         targets = y if setup != "multi_output" else {"left": y, "right": y}
         model.fit(
             x, targets, batch_size=BATCH, epochs=5, shuffle=False, verbose=0,
-            callbacks=[FeedMetric([0.5, 0.3, 0.4, 0.2, 0.1]), Snapshot(), stopper],
+            callbacks=[FeedMetric([0.5, 0.3, 0.4, 0.2, 0.1]), Snapshots(snapshots),
+                       stopper],
         )  # fmt: skip
     assert stopper.stopped_epoch == 3 and stopper.best_epoch == 2
     restored = model.weights + model.optimizer.variables
@@ -437,13 +446,6 @@ def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
     with setup_model(setup) as model:
         snapshots = {}
 
-        class Snapshot(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                variables = self.model.weights + self.model.optimizer.variables
-                snapshots[epoch + 1] = [
-                    keras.ops.convert_to_numpy(v).copy() for v in variables
-                ]
-
         best = BestCheckpoint(
             tmp_path / "best.weights.h5", "score", "min", save_weights_only=True
         )
@@ -452,7 +454,7 @@ def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
         targets = y if setup != "multi_output" else {"left": y, "right": y}
         model.fit(
             x, targets, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
-            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshot(), best, backup],
+            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshots(snapshots), best, backup],
         )  # fmt: skip
         state = json.loads((tmp_path / "backup" / "state.json").read_text())
         assert state["epoch"] == 2 and best.kept[0]["epoch"] == 2
