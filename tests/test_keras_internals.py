@@ -1,12 +1,13 @@
 """The internals fence: each Keras / KerasTuner internal we touch, checked.
 
-One test per touch in `keras_recipes/_internal/keras_internals.py`. When a
+One test per touch in `keras_recipes/_internal/keras_internals/`. When a
 release changes the internal, the test fails with the installed versions and
 what changed, pointing at the one module to update.
 """
 
 import contextlib
 import inspect
+import zipfile
 
 import keras
 import keras_tuner
@@ -23,7 +24,7 @@ def require(condition, what):
         pytest.fail(
             f"{what} (Keras {keras.version()}, KerasTuner "
             f"{keras_tuner.__version__}): the internal changed; update "
-            "keras_recipes/_internal/keras_internals.py",
+            "keras_recipes/_internal/keras_internals/",
             pytrace=False,
         )
 
@@ -447,3 +448,95 @@ def test_the_chief_loop_we_replace_is_keras_tuners_own():
         "oracle_chief.start_server(self.oracle)" in source,
         "BaseTuner.search no longer serves the chief with start_server",
     )
+
+
+def values_of(model):
+    variables = model.variables + model.optimizer.variables
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+
+
+def trained_model():
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(0.01), "mse", metrics=["mae"])
+    x = np.random.default_rng(0).random((16, 3), "float32")
+    y = np.ones((16, 2), "float32")
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    return model, (x, y)
+
+
+@pytest.mark.parametrize("weights_only", [True, False])
+def test_snapshot_save_writes_keras_own_file_of_the_state_it_copied(
+    tmp_path, weights_only
+):
+    # Keras's walk (`_save_state`) into a store of copies, replayed into its
+    # `H5IOStore` (and its zip): the file a later `model.save` would have
+    # written at the time of the copy, whatever training did since.
+    model, (x, y) = trained_model()
+    write = fence.snapshot_save(model, weights_only)
+    saved = values_of(model)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # Moves every value.
+    moved = zip(saved[:4], values_of(model)[:4], strict=True)
+    assert not any(np.array_equal(a, b) for a, b in moved)  # Kernels, biases.
+    name = "snapshot.weights.h5" if weights_only else "snapshot.keras"
+    write(tmp_path / name)
+    if weights_only:
+        model.load_weights(tmp_path / name)
+        loaded = model
+    else:
+        loaded = keras.models.load_model(tmp_path / name)
+        model.save(tmp_path / "keras.keras")
+        ours, keras_own = (zipfile.ZipFile(tmp_path / f) for f in (name, "keras.keras"))
+        require(
+            ours.namelist() == keras_own.namelist(),
+            f"a .keras file holds {keras_own.namelist()}, not {ours.namelist()}",
+        )
+        require(
+            ours.read("config.json") == keras_own.read("config.json"),
+            "the model's config.json is not what model.save writes",
+        )
+    for before, after in zip(saved, values_of(loaded), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+class WithAssets(keras.layers.Layer):
+    def save_assets(self, dir_path):
+        with open(f"{dir_path}/table.txt", "w") as f:
+            f.write("a table")
+
+
+def test_snapshot_save_leaves_a_model_with_assets_to_keras():
+    model = keras.Sequential([keras.Input((3,)), WithAssets(), keras.layers.Dense(2)])
+    assert fence.snapshot_save(model, weights_only=False) is None
+    assert fence.snapshot_save(model, weights_only=True) is not None  # No assets.
+
+
+class HostBuffer(keras.layers.Layer):
+    """Saves a view of a NumPy buffer that it changes in place."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.buffer = np.zeros(3, "float32")
+
+    def save_own_variables(self, store):
+        store["0"] = self.buffer[:]
+
+    def load_own_variables(self, store):
+        self.buffer[...] = store["0"]
+
+
+def test_snapshot_save_copies_a_value_that_is_a_view(tmp_path):
+    # `keras.ops.convert_to_numpy` copies, on every backend: the copies
+    # `snapshot_save` keeps are its results.
+    model = keras.Sequential([keras.Input((3,)), HostBuffer()])
+    write = fence.snapshot_save(model, weights_only=True)
+    model.layers[0].buffer += 1.0  # In place, after the copy.
+    write(tmp_path / "snapshot.weights.h5")
+    model.load_weights(tmp_path / "snapshot.weights.h5")
+    np.testing.assert_array_equal(model.layers[0].buffer, np.zeros(3))

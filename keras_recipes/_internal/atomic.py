@@ -78,11 +78,14 @@ class PendingWrite:
     On construction, the free space is checked and the temporary file made
     (see `atomic_path`, which raises the same errors); `commit()` fsyncs it
     and moves it over `path`. On a worker that is not the chief, `tmp` is in
-    a private folder, which `commit()` and `discard()` delete.
+    a private folder, which `commit()` and `discard()` delete. With `fill`,
+    the writing itself is deferred too: `finish()` (or `commit()`) calls
+    `fill(tmp)` first.
     """
 
-    def __init__(self, path, expected_size=None):
+    def __init__(self, path, expected_size=None, fill=None):
         self.path = path = Path(path)
+        self.fill = fill
         self._private = None
         if not is_chief():
             # The same work, into a folder of this worker's own (a save may
@@ -110,9 +113,24 @@ class PendingWrite:
         os.close(fd)
         self.tmp = Path(tmp)
 
+    def finish(self):
+        """Writes `tmp` with the deferred `fill`, if any (once); on failure
+        the temporary file is removed, `path` intact."""
+        fill, self.fill = self.fill, None
+        if fill is None:
+            return
+        try:
+            fill(self.tmp)
+        except BaseException as error:
+            self.discard()
+            if isinstance(error, OSError) and str(self.path) not in str(error):
+                raise _naming(error, self.path) from error
+            raise
+
     def commit(self):
         """Puts the written file in place (fsync, `os.replace`, fsync of the
         folder); on failure the temporary file is removed, `path` intact."""
+        self.finish()
         if self._private is not None:
             self.discard()
             return

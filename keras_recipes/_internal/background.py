@@ -1,10 +1,12 @@
 """One write at a time in a background thread, its errors raised later.
 
-A checkpoint's file is written by Keras on the training thread (Keras's
-writer reads the live variables, so it cannot run beside the next steps),
-but what follows need not hold up training: the fsync and the rename of the
-file (`atomic.PendingWrite.commit`), its SHA-256, and the manifest that
-commits it. `BackgroundWrites.submit(job)` runs that in a thread of its own;
+Keras's writer reads the live variables while it writes, so it cannot run
+beside the next steps; but a host copy of the state can
+(`write_model(..., later=True)`): the training thread takes the copy, and
+Keras's file written from it, its fsync and rename
+(`atomic.PendingWrite.commit`), its SHA-256, and the manifest that commits
+it need not hold up training. `BackgroundWrites.submit(job)` runs those in
+a thread of its own;
 the next `submit` and `wait()` first wait for the job before, so the writes
 land in the order they were made, and at most one is in flight. An exception
 in a job is raised by the next `submit` or `wait()` on the training thread.
@@ -21,6 +23,7 @@ import os
 import threading
 
 from keras_recipes._internal.atomic import PendingWrite, file_sha256
+from keras_recipes._internal.keras_internals import snapshot_save
 
 # The threads of the jobs running in this process.
 _RUNNING = set()
@@ -104,21 +107,26 @@ def write_pending(path, write, expected_size=None):
     return pending
 
 
-def write_model(model, path, weights_only=False, expected_size=None):
+def write_model(model, path, weights_only=False, expected_size=None, later=False):
     """`write_pending` of Keras's `model.save` (`save_weights` with
-    `weights_only`): on the training thread, as Keras reads the live
-    variables."""
+    `weights_only`), on this thread. With `later`, only the model's state is
+    read now (a host copy, `keras_internals.snapshot_save`), and Keras's file
+    is written from it by `commit_all`: training goes on meanwhile."""
+    if later and (fill := snapshot_save(model, weights_only)) is not None:
+        return PendingWrite(path, expected_size, fill)
     save = model.save_weights if weights_only else model.save
     return write_pending(path, save, expected_size)
 
 
 def commit_all(writes):
-    """Puts each `PendingWrite` in place, in order, and returns the `size`
-    and `sha256` of each file written (on a worker, of its private copy).
-    On failure the ones not in place are discarded."""
+    """Writes each `PendingWrite` whose writing was deferred, puts each in
+    place, in order, and returns the `size` and `sha256` of each file written
+    (on a worker, of its private copy). On failure the ones not in place are
+    discarded."""
     done = []
     try:
         for write in writes:
+            write.finish()
             done.append(
                 {"size": os.path.getsize(write.tmp), "sha256": file_sha256(write.tmp)}
             )

@@ -70,10 +70,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     Each checkpoint gets its own file, so that the manifest always names
     complete files: the order of a save is (1) write the new file, (2) write
     the manifest (the commit), (3) delete what the manifest no longer names.
-    Keras writes the file on the training thread; by default the rest (the
-    file's fsync, rename and SHA-256, the manifest, the deletions) runs in a
-    background thread while the next epoch trains, and the next save, the
-    end of `fit`, `best_path` and `state_dict()` wait for it.
+    By default the training thread only copies the state to host memory: the
+    file (Keras's format, written from the copy), its fsync, rename, SHA-256,
+    the manifest and the deletions follow in a background thread, which the
+    next save, the end of `fit`, `best_path` and `state_dict()` wait for.
 
     Args:
         filepath: Where to save. May hold `{epoch}` and log keys, as Keras's
@@ -109,11 +109,11 @@ class BestCheckpoint(keras.callbacks.Callback):
             ones), `"refuse"` (raise at `on_train_begin`, before anything is
             written), or `"overwrite"` (delete the files the manifest names
             and start empty).
-        save_on_background: Commit each save (fsync, rename, checksum,
-            manifest) in a background thread (Keras's `OrbaxCheckpoint` has
-            an argument of the same name). An error there is raised at the
-            next save or at the end of `fit`, with the previous checkpoints
-            kept. `False` commits before `on_epoch_end` returns.
+        save_on_background: Write and commit each save in a background
+            thread (see above; Keras's `OrbaxCheckpoint` has an argument of
+            that name). An error there is raised at the next save or at the
+            end of `fit`, the previous checkpoints kept. `False`: all of it
+            before the hook returns.
 
     Attributes:
         best: The best monitored value so far (`None` before a finite one).
@@ -189,8 +189,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.kept = []
         self.last = None
         self.runs = []
-        # This callback's run: one id for all its fits (or the id of the run
-        # a `load_state_dict` restores).
+        # One id for all of this callback's fits (or a restored run's).
         self.run_id = None
         self._restored = False
         self._verified = None
@@ -386,7 +385,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         # A new name each epoch: free space for the largest kept file.
         kept = [c["path"] for c in self.kept if os.path.exists(c["path"])]
         expected = max(map(os.path.getsize, kept), default=None)
-        return write_model(self.model, path, self.save_weights_only, expected)
+        weights, later = self.save_weights_only, self.save_on_background
+        return write_model(self.model, path, weights, expected, later)
 
     def _manifest(self):
         return manifest_content(
