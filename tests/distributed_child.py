@@ -14,6 +14,7 @@ import faulthandler
 import json
 import os
 import sys
+from pathlib import Path
 
 # A crash in native code (seen once: SIGSEGV under TensorFlow's
 # MirroredStrategy, in a full suite run; not reproduced in 15 runs) prints
@@ -208,6 +209,29 @@ got, _ = kernels(
 )
 plain, _ = kernels(lambda: keras.optimizers.SGD(0.1))
 results["discriminative"] = largest_difference(got, 0.5 * plain)
+
+# The savers on the replicas: the state copied at each save, Keras's file
+# written from the copy in the background. Best epoch 2 of 3; the backup
+# written at epoch 3's start holds epoch 2's end too.
+folder = Path(OUT).parent / "savers"
+best = kr.BestCheckpoint(folder / "best.keras", "score", "min")
+backup = kr.ResumableBackup(folder / "backup", delete_on_completion=False)
+recorded, _ = kernels(
+    lambda: keras.optimizers.SGD(0.1),
+    [FeedMetric([0.5, 0.3, 0.4]), best, backup],
+    epochs=3,
+)
+epoch_2 = recorded[2 * STEPS - 1]
+with scope():
+    loaded = keras.models.load_model(best.best_path, compile=False)
+    twin = probe_model(keras.optimizers.SGD(0.1))
+state = json.loads((folder / "backup" / "state.json").read_text())
+twin.load_weights(folder / "backup" / state["weights"])
+results["saved_kernels"] = [
+    largest_difference(keras.ops.convert_to_numpy(m.layers[0].kernel)[0], epoch_2)
+    for m in (loaded, twin)
+]
+results["saved_kernel_moved"] = largest_difference(recorded[-1], epoch_2)
 
 with open(OUT, "w") as f:
     json.dump(results, f)

@@ -50,3 +50,7 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
     # The step kept from a 1cycle fit, run again by the next scheduled fit.
     assert results["second_scheduled_fit"] < 1e-5
     assert results["discriminative"] < 1e-6  # half the plain step, both backends
+    # The best checkpoint (.keras) and the backup, written in the background
+    # from copies of epoch 2's end, hold that kernel (the fit moved it since).
+    assert results["saved_kernels"] == [0.0, 0.0]
+    assert results["saved_kernel_moved"] > 1e-3

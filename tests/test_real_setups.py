@@ -450,11 +450,13 @@ def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
             tmp_path / "best.weights.h5", "score", "min", save_weights_only=True
         )
         backup = ResumableBackup(tmp_path / "backup", delete_on_completion=False)
+        whole = BestCheckpoint(tmp_path / "whole" / "best.keras", "score", "min")
         x, y = ones(STEPS_PER_EPOCH * BATCH)
         targets = y if setup != "multi_output" else {"left": y, "right": y}
         model.fit(
             x, targets, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
-            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshots(snapshots), best, backup],
+            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshots(snapshots), best, backup,
+                       whole],
         )  # fmt: skip
         state = json.loads((tmp_path / "backup" / "state.json").read_text())
         assert state["epoch"] == 2 and best.kept[0]["epoch"] == 2
@@ -472,6 +474,13 @@ def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
                 np.testing.assert_array_equal(
                     keras.ops.convert_to_numpy(variable), saved, err_msg=variable.path
                 )
+        # The whole model (.keras: its config, its dtype policy, its optimizer).
+        loaded = keras.models.load_model(whole.best_path)
+        loaded_variables = loaded.weights + loaded.optimizer.variables
+        for variable, saved in zip(loaded_variables, snapshots[2], strict=True):
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(variable), saved, err_msg=variable.path
+            )
 
 
 class Ones(keras.utils.PyDataset):

@@ -1,7 +1,7 @@
 """The fence's Keras saving internals (checked on Keras 3.15).
 
 * `keras.src.saving.saving_lib`: `model.save` / `save_weights` read the
-  variables while they write the file (~40-60 ms for 16 MB on a CPU), so
+  variables while they write the file (~40 ms for 16 MB on a CPU), so
   training waits. `snapshot_save` runs Keras's own walk over the model
   (`_save_state`) into a store that keeps a host copy of each value, and
   returns a `write(path)` that replays them into Keras's `H5IOStore` (and,
