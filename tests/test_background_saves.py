@@ -98,47 +98,6 @@ def test_the_next_epoch_trains_while_a_save_is_committed(
     assert checkpoint.best_path == str(tmp_path / "best-epoch002.keras")
 
 
-class ReleaseAt(keras.callbacks.Callback):
-    """Records the kernel at each epoch's end; releases `held` at the end of
-    epoch `epoch` (0-based). List it before the saver."""
-
-    def __init__(self, held, epoch):
-        super().__init__()
-        self.held, self.epoch, self.kernels = held, epoch, []
-
-    def on_epoch_end(self, epoch, logs=None):
-        kernel = self.model.layers[0].kernel
-        self.kernels.append(keras.ops.convert_to_numpy(kernel).copy())
-        if epoch == self.epoch:
-            self.held.set()
-
-
-@pytest.mark.parametrize("weights_only", [False, True])
-def test_a_save_written_after_the_next_epoch_holds_the_state_of_its_own(
-    tmp_path, monkeypatch, weights_only
-):
-    # Epoch 1's file is written only once epoch 2 has trained (its commit
-    # held until then): it holds the state copied at epoch 1's end.
-    held = threading.Event()
-    hold_commits(monkeypatch, best_checkpoint, held)
-    suffix = ".weights.h5" if weights_only else ".keras"
-    checkpoint = kr.BestCheckpoint(
-        tmp_path / f"best{suffix}", "score", "min", save_weights_only=weights_only
-    )
-    release = ReleaseAt(held, epoch=1)
-    model = small_model()
-    fit(model, [0.5, 0.6], [release, checkpoint])  # Epoch 2 saves nothing.
-    first, second = release.kernels
-    assert not np.array_equal(first, second)
-    if weights_only:
-        model.load_weights(checkpoint.best_path)
-    else:
-        model = keras.models.load_model(checkpoint.best_path)
-    np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(model.layers[0].kernel), first
-    )
-
-
 def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeypatch):
     commit = PendingWrite.commit
 

@@ -7,6 +7,7 @@ what changed, pointing at the one module to update.
 
 import contextlib
 import inspect
+import io
 import zipfile
 
 import keras
@@ -471,36 +472,74 @@ def trained_model():
     return model, (x, y)
 
 
+def h5_tree(source):
+    """Every group and dataset of an HDF5 file: name, attributes, dtype,
+    shape and bytes."""
+    import h5py
+
+    entries = []
+    with h5py.File(source, "r") as f:
+
+        def visit(name, item):
+            attrs = {k: str(v) for k, v in item.attrs.items()}
+            if isinstance(item, h5py.Dataset):
+                data = item[()]
+                layout = str(data.dtype), data.shape, data.tobytes()
+                entries.append((name, attrs, *layout))
+            else:
+                entries.append((name, attrs))
+
+        f.visititems(visit)
+    return entries
+
+
+def weights_tree(path):
+    """`h5_tree` of a `.weights.h5` file, or of the weights in a `.keras`."""
+    if str(path).endswith(".weights.h5"):
+        return h5_tree(path)
+    with zipfile.ZipFile(path) as archive:
+        return h5_tree(io.BytesIO(archive.read("model.weights.h5")))
+
+
 @pytest.mark.parametrize("weights_only", [True, False])
 def test_snapshot_save_writes_keras_own_file_of_the_state_it_copied(
     tmp_path, weights_only
 ):
     # Keras's walk (`_save_state`) into a store of copies, replayed into its
-    # `H5IOStore` (and its zip): the file a later `model.save` would have
-    # written at the time of the copy, whatever training did since.
+    # `H5IOStore` (and its zip): the file Keras writes at the time of the
+    # copy, whatever training did since.
     model, (x, y) = trained_model()
     write = fence.snapshot_save(model, weights_only)
+    suffix = ".weights.h5" if weights_only else ".keras"
+    keras_own = tmp_path / f"keras{suffix}"
+    (model.save_weights if weights_only else model.save)(keras_own)
     saved = values_of(model)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)  # Moves every value.
     moved = zip(saved[:4], values_of(model)[:4], strict=True)
-    assert not any(np.array_equal(a, b) for a, b in moved)  # Kernels, biases.
-    name = "snapshot.weights.h5" if weights_only else "snapshot.keras"
-    write(tmp_path / name)
-    if weights_only:
-        model.load_weights(tmp_path / name)
-        loaded = model
-    else:
-        loaded = keras.models.load_model(tmp_path / name)
-        model.save(tmp_path / "keras.keras")
-        ours, keras_own = (zipfile.ZipFile(tmp_path / f) for f in (name, "keras.keras"))
+    assert not any(np.array_equal(a, b) for a, b in moved)  # Dense, BatchNorm.
+    ours = tmp_path / f"snapshot{suffix}"
+    write(ours)
+    # Every group, attribute, dtype, shape and byte of the weights.
+    require(
+        weights_tree(ours) == weights_tree(keras_own),
+        f"the weights written from the copy differ from Keras's own {suffix}",
+    )
+    if not weights_only:
+        archives = [zipfile.ZipFile(path) for path in (ours, keras_own)]
         require(
-            ours.namelist() == keras_own.namelist(),
-            f"a .keras file holds {keras_own.namelist()}, not {ours.namelist()}",
+            archives[0].namelist() == archives[1].namelist(),
+            f"a .keras file holds {archives[1].namelist()}, "
+            f"not {archives[0].namelist()}",
         )
         require(
-            ours.read("config.json") == keras_own.read("config.json"),
+            archives[0].read("config.json") == archives[1].read("config.json"),
             "the model's config.json is not what model.save writes",
         )
+    if weights_only:
+        model.load_weights(ours)
+        loaded = model
+    else:
+        loaded = keras.models.load_model(ours)
     for before, after in zip(saved, values_of(loaded), strict=True):
         np.testing.assert_array_equal(before, after)
 
@@ -540,3 +579,17 @@ def test_snapshot_save_copies_a_value_that_is_a_view(tmp_path):
     write(tmp_path / "snapshot.weights.h5")
     model.load_weights(tmp_path / "snapshot.weights.h5")
     np.testing.assert_array_equal(model.layers[0].buffer, np.zeros(3))
+
+
+def test_snapshot_save_leaves_a_state_too_large_for_memory_to_keras(monkeypatch):
+    # Keras's own test of whether the state fits in memory (where it does
+    # not, Keras writes through a temporary file): no copy is made then.
+    from keras.src.saving import saving_lib
+
+    model, _ = trained_model()
+    require(
+        saving_lib.is_memory_sufficient(model) is True,
+        "saving_lib.is_memory_sufficient(model) is gone or changed",
+    )
+    monkeypatch.setattr(saving_lib, "is_memory_sufficient", lambda model: False)
+    assert fence.snapshot_save(model, weights_only=True) is None

@@ -10,6 +10,7 @@ say which learning rate each update applied.
 
 import contextlib
 import json
+import threading
 
 import keras
 import numpy as np
@@ -438,11 +439,44 @@ def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
     )
 
 
+class ReleaseAtTheEnd(keras.callbacks.Callback):
+    """Sets `held` at the end of the fit's last epoch (list it before the
+    savers, whose hooks then wait for the commits it releases)."""
+
+    def __init__(self, held):
+        super().__init__()
+        self.held = held
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.params["epochs"]:
+            self.held.set()
+
+
+def hold_epoch_2_saves(monkeypatch, held):
+    """The savers' commits of epoch 2's files wait for `held`: their files
+    are written from the copies after epoch 3 trained."""
+    from keras_recipes.callbacks import best_checkpoint, resumable_backup
+
+    for module in (best_checkpoint, resumable_backup):
+
+        def held_commit_all(writes, commit_all=module.commit_all):
+            if any(
+                "epoch002" in w.path.name or "epoch0002" in w.path.name for w in writes
+            ):
+                assert held.wait(timeout=60), "the held commit was never released"
+            return commit_all(writes)
+
+        monkeypatch.setattr(module, "commit_all", held_commit_all)
+
+
 @pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
-def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
-    # Committed in the background: the best checkpoint (epoch 2) and the
-    # last backup (written at epoch 3's start) hold the weights and every
-    # optimizer variable of the end of epoch 2, read back from the files.
+def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path, monkeypatch):
+    # Written in the background, from copies, once epoch 3 has trained: the
+    # best checkpoints (epoch 2) and the last backup (made at epoch 3's
+    # start) hold the weights and every optimizer variable of the end of
+    # epoch 2, read back from the files.
+    held = threading.Event()
+    hold_epoch_2_saves(monkeypatch, held)
     with setup_model(setup) as model:
         snapshots = {}
 
@@ -455,8 +489,8 @@ def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path):
         targets = y if setup != "multi_output" else {"left": y, "right": y}
         model.fit(
             x, targets, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
-            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshots(snapshots), best, backup,
-                       whole],
+            callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshots(snapshots),
+                       ReleaseAtTheEnd(held), best, backup, whole],
         )  # fmt: skip
         state = json.loads((tmp_path / "backup" / "state.json").read_text())
         assert state["epoch"] == 2 and best.kept[0]["epoch"] == 2

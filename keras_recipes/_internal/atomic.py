@@ -125,6 +125,8 @@ class PendingWrite:
             self.discard()
             if isinstance(error, OSError) and str(self.path) not in str(error):
                 raise _naming(error, self.path) from error
+            if isinstance(error, Exception) and hasattr(error, "add_note"):
+                error.add_note(f"(while writing {self.path})")
             raise
 
     def commit(self):

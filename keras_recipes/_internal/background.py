@@ -22,6 +22,8 @@ whatever reads the savers' folders next (their `on_train_begin`,
 import os
 import threading
 
+import keras
+
 from keras_recipes._internal.atomic import PendingWrite, file_sha256
 from keras_recipes._internal.keras_internals import snapshot_save
 
@@ -111,11 +113,13 @@ def write_model(model, path, weights_only=False, expected_size=None, later=False
     """`write_pending` of Keras's `model.save` (`save_weights` with
     `weights_only`), on this thread. With `later`, only the model's state is
     read now (a host copy, `keras_internals.snapshot_save`), and Keras's file
-    is written from it by `commit_all`: training goes on meanwhile."""
-    if later and (fill := snapshot_save(model, weights_only)) is not None:
+    is written from it by `commit_all`: training goes on meanwhile (not for
+    a model class with a `save` / `save_weights` of its own)."""
+    name = "save_weights" if weights_only else "save"
+    own = getattr(type(model), name) is not getattr(keras.Model, name)
+    if later and not own and (fill := snapshot_save(model, weights_only)):
         return PendingWrite(path, expected_size, fill)
-    save = model.save_weights if weights_only else model.save
-    return write_pending(path, save, expected_size)
+    return write_pending(path, getattr(model, name), expected_size)
 
 
 def commit_all(writes):

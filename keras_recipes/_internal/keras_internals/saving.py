@@ -7,6 +7,8 @@
   returns a `write(path)` that replays them into Keras's `H5IOStore` (and,
   for a `.keras` file, the zip of `_serialize_model_as_json`'s two JSON
   files, as `_save_model_to_fileobj` lays it out) in any thread, later.
+  `is_memory_sufficient` is Keras's own test of whether the state fits in
+  memory.
 """
 
 import zipfile
@@ -19,8 +21,13 @@ def snapshot_save(model, weights_only=False):
     """`model.save_weights` (`weights_only`) or `model.save`, in two halves:
     the state is copied to host memory now; the function returned,
     `write(path)`, writes Keras's own file from the copies, in any thread.
-    `None` for a model with assets (lookup tables): save it as usual."""
+    `None` for a model with assets (lookup tables), or whose state Keras
+    finds too large for the free memory (`is_memory_sufficient`, where Keras
+    writes through a temporary file): save it as usual."""
     from keras.src.saving import saving_lib as lib
+
+    if not lib.is_memory_sufficient(model):
+        return None
 
     class Recorder(lib.H5IOStore):  # Keras's walk checks the store's class.
         def __init__(self):  # No file.
@@ -39,6 +46,8 @@ def snapshot_save(model, weights_only=False):
             calls[-1][2].append((key, keras.ops.convert_to_numpy(value)))
 
     calls = []
+    # In Keras's order: the config, then the walk.
+    jsons = None if weights_only else lib._serialize_model_as_json(model)
     assets = None if weights_only else lib.DiskIOStore("assets", mode="w")
     try:  # The assets go to a folder of their own (removed by `close`).
         lib._save_state(model, Recorder(), assets, "", visited_saveables=set())
@@ -47,7 +56,6 @@ def snapshot_save(model, weights_only=False):
     finally:
         if assets:
             assets.close()
-    jsons = None if weights_only else lib._serialize_model_as_json(model)
 
     def replay(store):
         try:

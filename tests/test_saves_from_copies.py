@@ -1,0 +1,76 @@
+"""The savers write Keras's file from a host copy of the state, in the
+background: the file holds the state of its save, whatever training did
+since, on every backend (PyTorch updates its variables in place; JAX
+reuses donated buffers)."""
+
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+import keras_recipes as kr
+from keras_recipes._internal import background
+from keras_recipes.callbacks import best_checkpoint
+from tests.test_background_saves import fit, hold_commits, small_model
+
+
+class ReleaseAt(keras.callbacks.Callback):
+    """Records the kernel at each epoch's end; releases `held` at the end of
+    epoch `epoch` (0-based). List it before the saver."""
+
+    def __init__(self, held, epoch):
+        super().__init__()
+        self.held, self.epoch, self.kernels = held, epoch, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        kernel = self.model.layers[0].kernel
+        self.kernels.append(keras.ops.convert_to_numpy(kernel).copy())
+        if epoch == self.epoch:
+            self.held.set()
+
+
+@pytest.mark.parametrize("weights_only", [False, True])
+def test_a_save_written_after_the_next_epoch_holds_the_state_of_its_own(
+    tmp_path, monkeypatch, weights_only
+):
+    # Epoch 1's file is written only once epoch 2 has trained (its commit
+    # held until then): it holds the state copied at epoch 1's end.
+    held = threading.Event()
+    hold_commits(monkeypatch, best_checkpoint, held)
+    suffix = ".weights.h5" if weights_only else ".keras"
+    checkpoint = kr.BestCheckpoint(
+        tmp_path / f"best{suffix}", "score", "min", save_weights_only=weights_only
+    )
+    release = ReleaseAt(held, epoch=1)
+    model = small_model()
+    fit(model, [0.5, 0.6], [release, checkpoint])  # Epoch 2 saves nothing.
+    first, second = release.kernels
+    assert not np.array_equal(first, second)
+    if weights_only:
+        model.load_weights(checkpoint.best_path)
+    else:
+        model = keras.models.load_model(checkpoint.best_path)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(model.layers[0].kernel), first
+    )
+
+
+class OwnSave(keras.Sequential):
+    """A model class whose `save_weights` is its own."""
+
+    calls = 0
+
+    def save_weights(self, filepath, **kwargs):
+        OwnSave.calls += 1
+        return super().save_weights(filepath, **kwargs)
+
+
+def test_a_model_with_a_save_of_its_own_is_saved_by_it(tmp_path):
+    model = OwnSave([keras.Input((3,)), keras.layers.Dense(2)])
+    pending = background.write_model(
+        model, tmp_path / "w.weights.h5", weights_only=True, later=True
+    )
+    assert OwnSave.calls == 1 and pending.fill is None  # Written already.
+    pending.commit()
+    model.load_weights(tmp_path / "w.weights.h5")
