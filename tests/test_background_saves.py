@@ -98,7 +98,8 @@ def test_the_next_epoch_trains_while_a_save_is_committed(
     assert checkpoint.best_path == str(tmp_path / "best-epoch002.keras")
 
 
-def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeypatch):
+def fail_the_commit(monkeypatch):
+    """Epoch 2's commit (fsync, rename) fails."""
     commit = PendingWrite.commit
 
     def failing_commit(self):
@@ -108,6 +109,31 @@ def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeyp
         commit(self)
 
     monkeypatch.setattr(PendingWrite, "commit", failing_commit)
+
+
+def fail_the_write(monkeypatch):
+    """Epoch 2's file, written from the copy in the background, fails midway
+    (a disk error)."""
+    snapshot_save = background.snapshot_save
+
+    def failing_snapshot_save(model, weights_only):
+        write = snapshot_save(model, weights_only)
+
+        def failing_write(path):
+            write(path)  # A whole file, then the error: a torn one.
+            if "epoch002" in path.name:
+                raise OSError(errno.EIO, "I/O error (simulated)")
+
+        return failing_write
+
+    monkeypatch.setattr(background, "snapshot_save", failing_snapshot_save)
+
+
+@pytest.mark.parametrize("fail", [fail_the_commit, fail_the_write])
+def test_a_failed_save_is_raised_and_keeps_the_previous_best(
+    tmp_path, monkeypatch, fail
+):
+    fail(monkeypatch)
     checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
     with pytest.raises(OSError, match=r"best-epoch002\.keras: I/O error"):
         fit(small_model(), [0.5, 0.4, 0.3], [checkpoint])
@@ -117,37 +143,6 @@ def test_a_failed_commit_is_raised_and_keeps_the_previous_best(tmp_path, monkeyp
     assert [c["epoch"] for c in saved["checkpoints"]] == [1]
     assert [c["epoch"] for c in checkpoint.kept] == [1]
     assert checkpoint.best == 0.5
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "best-epoch001.keras",
-        "checkpoints.json",
-    ]  # No temporary file left.
-
-
-def test_a_write_that_fails_in_the_background_keeps_the_previous_best(
-    tmp_path, monkeypatch
-):
-    # The training thread copied the state; Keras's file is written from the
-    # copy in the background, and that write fails (a disk error).
-    snapshot_save = background.snapshot_save
-
-    def failing_snapshot_save(model, weights_only):
-        write = snapshot_save(model, weights_only)
-
-        def failing_write(path):
-            if "epoch002" in path.name:
-                write(path)  # A torn file, then the error.
-                raise OSError(errno.EIO, "I/O error (simulated)")
-            write(path)
-
-        return failing_write
-
-    monkeypatch.setattr(background, "snapshot_save", failing_snapshot_save)
-    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
-    with pytest.raises(OSError, match=r"best-epoch002\.keras: I/O error"):
-        fit(small_model(), [0.5, 0.4, 0.3], [checkpoint])
-    saved = json.loads((tmp_path / "checkpoints.json").read_text())
-    assert [c["epoch"] for c in saved["checkpoints"]] == [1]
-    assert [c["epoch"] for c in checkpoint.kept] == [1]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "best-epoch001.keras",
         "checkpoints.json",
