@@ -118,3 +118,32 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def hold_commits(monkeypatch, modules, held, names=None):
+    """Test-only: the savers' `commit_all` in `modules` (a module or a tuple)
+    waits for `held` (an Event) before committing; with `names`, only the
+    commits of files whose name holds one of them."""
+    for module in modules if isinstance(modules, tuple) else (modules,):
+
+        def held_commit_all(writes, commit_all=module.commit_all):
+            files = [write.path.name for write in writes]
+            if names is None or any(n in f for n in names for f in files):
+                assert held.wait(timeout=60), "the held commit was never released"
+            return commit_all(writes)
+
+        monkeypatch.setattr(module, "commit_all", held_commit_all)
+
+
+class ReleaseAt(keras.callbacks.Callback):
+    """Test-only: sets `held` at the end of epoch `epoch` (0-based; -1: the
+    fit's last). List it before the savers whose hooks wait for it."""
+
+    def __init__(self, held, epoch=-1):
+        super().__init__()
+        self.held, self.epoch = held, epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params["epochs"] - 1
+        if epoch == (last if self.epoch == -1 else self.epoch):
+            self.held.set()

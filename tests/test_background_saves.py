@@ -20,7 +20,7 @@ from keras_recipes._internal import atomic, background
 from keras_recipes._internal.atomic import PREFIX, PendingWrite
 from keras_recipes._internal.background import wait_for_all
 from keras_recipes.callbacks import best_checkpoint, resumable_backup
-from tests.conftest import Crash, FeedMetric
+from tests.conftest import Crash, FeedMetric, hold_commits
 
 pytestmark = pytest.mark.backend_independent  # threads and files
 
@@ -37,17 +37,6 @@ def fit(model, scores, callbacks, epochs=None):
         x, y, epochs=epochs or len(scores), verbose=0,
         callbacks=[FeedMetric(scores, "score"), *callbacks],
     )  # fmt: skip
-
-
-def hold_commits(monkeypatch, module, held):
-    """`module.commit_all` waits for `held` (an Event) before committing."""
-    commit_all = module.commit_all
-
-    def held_commit_all(writes):
-        assert held.wait(timeout=60), "the held commit was never released"
-        return commit_all(writes)
-
-    monkeypatch.setattr(module, "commit_all", held_commit_all)
 
 
 def release_later(held, seconds=0.3):

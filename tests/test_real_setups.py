@@ -29,11 +29,15 @@ from keras_recipes.callbacks import (
     PiecewiseConstantScheduling,
     PowerScheduling,
     ResumableBackup,
+    best_checkpoint,
+    resumable_backup,
 )
 from keras_recipes.schedules import OneCycleSchedule, PowerDecay, evaluate
 from tests.conftest import (
     FeedMetric,
     KernelRecorder,
+    ReleaseAt,
+    hold_commits,
     mean_prediction,
     ones,
     probe_model,
@@ -439,44 +443,15 @@ def test_early_stopping_restores_the_best_epochs_optimizer_state(setup):
     )
 
 
-class ReleaseAtTheEnd(keras.callbacks.Callback):
-    """Sets `held` at the end of the fit's last epoch (list it before the
-    savers, whose hooks then wait for the commits it releases)."""
-
-    def __init__(self, held):
-        super().__init__()
-        self.held = held
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.params["epochs"]:
-            self.held.set()
-
-
-def hold_epoch_2_saves(monkeypatch, held):
-    """The savers' commits of epoch 2's files wait for `held`: their files
-    are written from the copies after epoch 3 trained."""
-    from keras_recipes.callbacks import best_checkpoint, resumable_backup
-
-    for module in (best_checkpoint, resumable_backup):
-
-        def held_commit_all(writes, commit_all=module.commit_all):
-            if any(
-                "epoch002" in w.path.name or "epoch0002" in w.path.name for w in writes
-            ):
-                assert held.wait(timeout=60), "the held commit was never released"
-            return commit_all(writes)
-
-        monkeypatch.setattr(module, "commit_all", held_commit_all)
-
-
 @pytest.mark.parametrize("setup", sorted(RESTORE_SETUPS))
 def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path, monkeypatch):
     # Written in the background, from copies, once epoch 3 has trained: the
     # best checkpoints (epoch 2) and the last backup (made at epoch 3's
     # start) hold the weights and every optimizer variable of the end of
     # epoch 2, read back from the files.
-    held = threading.Event()
-    hold_epoch_2_saves(monkeypatch, held)
+    held = threading.Event()  # Epoch 2's files wait for the fit's end.
+    hold_commits(monkeypatch, (best_checkpoint, resumable_backup), held,
+                 names=("epoch002", "epoch0002"))  # fmt: skip
     with setup_model(setup) as model:
         snapshots = {}
 
@@ -490,7 +465,7 @@ def test_the_savers_keep_the_state_of_their_epoch(setup, tmp_path, monkeypatch):
         model.fit(
             x, targets, batch_size=BATCH, epochs=3, shuffle=False, verbose=0,
             callbacks=[FeedMetric([0.5, 0.3, 0.4]), Snapshots(snapshots),
-                       ReleaseAtTheEnd(held), best, backup, whole],
+                       ReleaseAt(held), best, backup, whole],
         )  # fmt: skip
         state = json.loads((tmp_path / "backup" / "state.json").read_text())
         assert state["epoch"] == 2 and best.kept[0]["epoch"] == 2

@@ -12,22 +12,20 @@ import pytest
 import keras_recipes as kr
 from keras_recipes._internal import background
 from keras_recipes.callbacks import best_checkpoint
-from tests.test_background_saves import fit, hold_commits, small_model
+from tests.conftest import ReleaseAt, hold_commits
+from tests.test_background_saves import fit, small_model
 
 
-class ReleaseAt(keras.callbacks.Callback):
-    """Records the kernel at each epoch's end; releases `held` at the end of
-    epoch `epoch` (0-based). List it before the saver."""
+class EpochKernels(keras.callbacks.Callback):
+    """The kernel at each epoch's end."""
 
-    def __init__(self, held, epoch):
+    def __init__(self):
         super().__init__()
-        self.held, self.epoch, self.kernels = held, epoch, []
+        self.kernels = []
 
     def on_epoch_end(self, epoch, logs=None):
         kernel = self.model.layers[0].kernel
         self.kernels.append(keras.ops.convert_to_numpy(kernel).copy())
-        if epoch == self.epoch:
-            self.held.set()
 
 
 @pytest.mark.parametrize("weights_only", [False, True])
@@ -42,10 +40,11 @@ def test_a_save_written_after_the_next_epoch_holds_the_state_of_its_own(
     checkpoint = kr.BestCheckpoint(
         tmp_path / f"best{suffix}", "score", "min", save_weights_only=weights_only
     )
-    release = ReleaseAt(held, epoch=1)
+    kernels = EpochKernels()
     model = small_model()
-    fit(model, [0.5, 0.6], [release, checkpoint])  # Epoch 2 saves nothing.
-    first, second = release.kernels
+    # Epoch 2 saves nothing; its end releases epoch 1's commit.
+    fit(model, [0.5, 0.6], [kernels, ReleaseAt(held), checkpoint])
+    first, second = kernels.kernels
     assert not np.array_equal(first, second)
     if weights_only:
         model.load_weights(checkpoint.best_path)

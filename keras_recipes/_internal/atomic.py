@@ -60,13 +60,8 @@ def atomic_path(path, expected_size=None):
     ...     model.save(tmp)
     """
     write = PendingWrite(path, expected_size)
-    try:
+    with write.discarding():
         yield write.tmp
-    except BaseException as error:
-        write.discard()
-        if isinstance(error, OSError) and str(write.path) not in str(error):
-            raise _naming(error, write.path) from error
-        raise
     write.commit()
 
 
@@ -113,21 +108,28 @@ class PendingWrite:
         os.close(fd)
         self.tmp = Path(tmp)
 
-    def finish(self):
-        """Writes `tmp` with the deferred `fill`, if any (once); on failure
-        the temporary file is removed, `path` intact."""
-        fill, self.fill = self.fill, None
-        if fill is None:
-            return
+    @contextlib.contextmanager
+    def discarding(self, note=False):
+        """On an exception inside: the temporary file removed (`path`
+        intact), an `OSError` that does not name `path` raised as one that
+        does; with `note`, any other error noted with `path`."""
         try:
-            fill(self.tmp)
+            yield
         except BaseException as error:
             self.discard()
             if isinstance(error, OSError) and str(self.path) not in str(error):
                 raise _naming(error, self.path) from error
-            if isinstance(error, Exception) and hasattr(error, "add_note"):
+            if note and isinstance(error, Exception) and hasattr(error, "add_note"):
                 error.add_note(f"(while writing {self.path})")
             raise
+
+    def finish(self):
+        """Writes `tmp` with the deferred `fill`, if any (once); on failure
+        the temporary file is removed, `path` intact."""
+        fill, self.fill = self.fill, None
+        if fill is not None:
+            with self.discarding(note=True):
+                fill(self.tmp)
 
     def commit(self):
         """Puts the written file in place (fsync, `os.replace`, fsync of the
@@ -136,14 +138,9 @@ class PendingWrite:
         if self._private is not None:
             self.discard()
             return
-        try:
+        with self.discarding():
             _fsync_file(self.tmp)
             os.replace(self.tmp, self.path)
-        except BaseException as error:
-            self.discard()
-            if isinstance(error, OSError) and str(self.path) not in str(error):
-                raise _naming(error, self.path) from error
-            raise
         _fsync_dir(self.path.parent)
 
     def discard(self):

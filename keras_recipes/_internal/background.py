@@ -1,12 +1,12 @@
 """One write at a time in a background thread, its errors raised later.
 
 Keras's writer reads the live variables while it writes, so it cannot run
-beside the next steps; but a host copy of the state can
-(`write_model(..., later=True)`): the training thread takes the copy, and
-Keras's file written from it, its fsync and rename
-(`atomic.PendingWrite.commit`), its SHA-256, and the manifest that commits
-it need not hold up training. `BackgroundWrites.submit(job)` runs those in
-a thread of its own;
+beside the next steps. A host copy of the state can be written instead:
+with `write_model(..., later=True)` the training thread only takes the
+copy, and the rest need not hold up training: Keras's file written from the
+copy, its fsync and rename (`atomic.PendingWrite`), its SHA-256, and the
+manifest that commits it. `BackgroundWrites.submit(job)` runs those in a
+thread of its own;
 the next `submit` and `wait()` first wait for the job before, so the writes
 land in the order they were made, and at most one is in flight. An exception
 in a job is raised by the next `submit` or `wait()` on the training thread.
