@@ -101,21 +101,15 @@ def fail_the_commit(monkeypatch):
 
 
 def fail_the_write(monkeypatch):
-    """Epoch 2's file, written from the copy in the background, fails midway
-    (a disk error)."""
-    snapshot_save = background.snapshot_save
+    """Epoch 2's file fails midway through Keras's write (a disk error)."""
+    save = keras.Model.save
 
-    def failing_snapshot_save(model, weights_only):
-        write = snapshot_save(model, weights_only)
+    def failing_save(model, path, *args, **kwargs):
+        save(model, path, *args, **kwargs)  # A whole file, then the error.
+        if "epoch002" in str(path):
+            raise OSError(errno.EIO, "I/O error (simulated)")
 
-        def failing_write(path):
-            write(path)  # A whole file, then the error: a torn one.
-            if "epoch002" in path.name:
-                raise OSError(errno.EIO, "I/O error (simulated)")
-
-        return failing_write
-
-    monkeypatch.setattr(background, "snapshot_save", failing_snapshot_save)
+    monkeypatch.setattr(keras.Model, "save", failing_save)
 
 
 @pytest.mark.parametrize("fail", [fail_the_commit, fail_the_write])
@@ -126,8 +120,9 @@ def test_a_failed_save_is_raised_and_keeps_the_previous_best(
     checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
     with pytest.raises(OSError, match=r"best-epoch002\.keras: I/O error"):
         fit(small_model(), [0.5, 0.4, 0.3], [checkpoint])
-    # Raised at epoch 3's save, which waited for epoch 2's commit: epoch 3
-    # saved nothing, and the callback forgot epoch 2 as the manifest did.
+    # The write: raised at epoch 2's save. The commit: at epoch 3's, which
+    # waited for it. Either way the callback forgot epoch 2 as the manifest
+    # did.
     saved = json.loads((tmp_path / "checkpoints.json").read_text())
     assert [c["epoch"] for c in saved["checkpoints"]] == [1]
     assert [c["epoch"] for c in checkpoint.kept] == [1]

@@ -73,14 +73,11 @@ class PendingWrite:
     On construction, the free space is checked and the temporary file made
     (see `atomic_path`, which raises the same errors); `commit()` fsyncs it
     and moves it over `path`. On a worker that is not the chief, `tmp` is in
-    a private folder, which `commit()` and `discard()` delete. With `fill`,
-    the writing itself is deferred too: `finish()` (or `commit()`) calls
-    `fill(tmp)` first.
+    a private folder, which `commit()` and `discard()` delete.
     """
 
-    def __init__(self, path, expected_size=None, fill=None):
+    def __init__(self, path, expected_size=None):
         self.path = path = Path(path)
-        self.fill = fill
         self._private = None
         if not is_chief():
             # The same work, into a folder of this worker's own (a save may
@@ -109,32 +106,21 @@ class PendingWrite:
         self.tmp = Path(tmp)
 
     @contextlib.contextmanager
-    def discarding(self, note=False):
+    def discarding(self):
         """On an exception inside: the temporary file removed (`path`
-        intact), an `OSError` that does not name `path` raised as one that
-        does; with `note`, any other error noted with `path`."""
+        intact), and an `OSError` that does not name `path` raised as one
+        that does."""
         try:
             yield
         except BaseException as error:
             self.discard()
             if isinstance(error, OSError) and str(self.path) not in str(error):
                 raise _naming(error, self.path) from error
-            if note and isinstance(error, Exception) and hasattr(error, "add_note"):
-                error.add_note(f"(while writing {self.path})")
             raise
-
-    def finish(self):
-        """Writes `tmp` with the deferred `fill`, if any (once); on failure
-        the temporary file is removed, `path` intact."""
-        fill, self.fill = self.fill, None
-        if fill is not None:
-            with self.discarding(note=True):
-                fill(self.tmp)
 
     def commit(self):
         """Puts the written file in place (fsync, `os.replace`, fsync of the
         folder); on failure the temporary file is removed, `path` intact."""
-        self.finish()
         if self._private is not None:
             self.discard()
             return

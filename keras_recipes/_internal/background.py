@@ -1,13 +1,10 @@
 """One write at a time in a background thread, its errors raised later.
 
-Keras's writer reads the live variables while it writes, so it cannot run
-beside the next steps. A host copy of the state can be written instead:
-with `write_model(..., later=True)` the training thread only takes the
-copy, and the rest need not hold up training: Keras's file written from the
-copy, its fsync and rename (`atomic.PendingWrite`), its SHA-256, and the
-manifest that commits it. `BackgroundWrites.submit(job)` runs those in a
-thread of its own;
-the next `submit` and `wait()` first wait for the job before, so the writes
+Keras's writer (`model.save`, public) reads the live variables while it
+writes, so it runs on the training thread, into a temporary file. What
+follows need not hold up training: the file's fsync and rename
+(`atomic.PendingWrite`), its SHA-256, and the manifest that commits it.
+`BackgroundWrites.submit(job)` runs those in a thread of its own; the next `submit` and `wait()` first wait for the job before, so the writes
 land in the order they were made, and at most one is in flight. An exception
 in a job is raised by the next `submit` or `wait()` on the training thread.
 
@@ -22,10 +19,7 @@ whatever reads the savers' folders next (their `on_train_begin`,
 import os
 import threading
 
-import keras
-
 from keras_recipes._internal.atomic import PendingWrite, file_sha256
-from keras_recipes._internal.keras_internals import snapshot_save
 
 # The threads of the jobs running in this process.
 _RUNNING = set()
@@ -99,38 +93,29 @@ class BackgroundWrites:
 def write_pending(path, write, expected_size=None):
     """`write(tmp)` on this thread to a temporary file of `path` (the free
     space checked first, see `atomic.atomic_path`): a `PendingWrite` for
-    `commit_all`. On failure nothing is left."""
+    `commit_all`. On failure nothing is left, and an `OSError` names
+    `path`."""
     pending = PendingWrite(path, expected_size)
-    try:
+    with pending.discarding():
         write(pending.tmp)
-    except BaseException:
-        pending.discard()
-        raise
     return pending
 
 
-def write_model(model, path, weights_only=False, expected_size=None, later=False):
+def write_model(model, path, weights_only=False, expected_size=None):
     """`write_pending` of Keras's `model.save` (`save_weights` with
-    `weights_only`), on this thread. With `later`, only the model's state is
-    read now (a host copy, `keras_internals.snapshot_save`), and Keras's file
-    is written from it by `commit_all`: training goes on meanwhile (not for
-    a model class with a `save` / `save_weights` of its own)."""
+    `weights_only`), on this thread: Keras's public writer, so the file is
+    whatever that Keras release writes and loads."""
     name = "save_weights" if weights_only else "save"
-    own = getattr(type(model), name) is not getattr(keras.Model, name)
-    if later and not own and (fill := snapshot_save(model, weights_only)):
-        return PendingWrite(path, expected_size, fill)
     return write_pending(path, getattr(model, name), expected_size)
 
 
 def commit_all(writes):
-    """Writes each `PendingWrite` whose writing was deferred, puts each in
-    place, in order, and returns the `size` and `sha256` of each file written
+    """Puts each `PendingWrite` in place, in order, and returns the `size` and `sha256` of each file written
     (on a worker, of its private copy). On failure the ones not in place are
     discarded."""
     done = []
     try:
         for write in writes:
-            write.finish()
             done.append(
                 {"size": os.path.getsize(write.tmp), "sha256": file_sha256(write.tmp)}
             )

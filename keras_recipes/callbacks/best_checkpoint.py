@@ -70,10 +70,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     Each checkpoint gets its own file, so that the manifest always names
     complete files: the order of a save is (1) write the new file, (2) write
     the manifest (the commit), (3) delete what the manifest no longer names.
-    By default the training thread only copies the state to host memory: the
-    file (Keras's format, written from the copy), its fsync, rename, SHA-256,
-    the manifest and the deletions follow in a background thread, which the
-    next save, the end of `fit`, `best_path` and `state_dict()` wait for.
+    Keras's public `model.save` writes the file (a temporary one) on the
+    training thread; by default its fsync, rename, SHA-256, the manifest and
+    the deletions follow in a background thread, which the next save, the
+    end of `fit`, `best_path` and `state_dict()` wait for.
 
     Args:
         filepath: Where to save. May hold `{epoch}` and log keys, as Keras's
@@ -109,9 +109,8 @@ class BestCheckpoint(keras.callbacks.Callback):
             ones), `"refuse"` (raise at `on_train_begin`, before anything is
             written), or `"overwrite"` (delete the files the manifest names
             and start empty).
-        save_on_background: Write and commit each save in a background
-            thread (see above; Keras's `OrbaxCheckpoint` has an argument of
-            that name). An error there is raised at the next save or at the
+        save_on_background: Commit each save in a background thread (see
+            above; Keras's `OrbaxCheckpoint` has an argument of that name). An error there is raised at the next save or at the
             end of `fit`, the previous checkpoints kept. `False`: all of it
             before the hook returns.
 
@@ -385,8 +384,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         # A new name each epoch: free space for the largest kept file.
         kept = [c["path"] for c in self.kept if os.path.exists(c["path"])]
         expected = max(map(os.path.getsize, kept), default=None)
-        weights, later = self.save_weights_only, self.save_on_background
-        return write_model(self.model, path, weights, expected, later)
+        return write_model(self.model, path, self.save_weights_only, expected)
 
     def _manifest(self):
         return manifest_content(

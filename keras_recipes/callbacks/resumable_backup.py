@@ -52,11 +52,11 @@ class ResumableBackup(keras.callbacks.Callback):
     * writes it at the **start** of the next epoch, when every callback has
       finished the previous one, whatever their order in the list;
     * writes every file atomically and commits with one JSON file, so a kill
-      at any moment leaves the previous backup loadable (by default the
-      training thread only copies the state to host memory: Keras's weights
-      file is written from the copy, fsynced, renamed and checksummed, and
-      the backup committed, in a background thread while the epoch trains;
-      the next backup and the end of `fit` wait for them);
+      at any moment leaves the previous backup loadable (Keras's public
+      `save_weights` writes a temporary file on the training thread; by
+      default its fsync, rename and checksum, and the commit of the backup,
+      run in a background thread while the epoch trains; the next backup
+      and the end of `fit` wait for them);
     * on the next `fit` over the same folder, restores all of it before the
       first epoch: the fit starts at the saved epoch (`initial_epoch`), so
       the scheduling callbacks resume their schedules at the right step.
@@ -237,7 +237,6 @@ class ResumableBackup(keras.callbacks.Callback):
                     self.backup_dir / weights,
                     weights_only=True,
                     expected_size=expected,
-                    later=self.save_on_background,
                 )
             )
             random_state = None

@@ -8,12 +8,10 @@ and why the public API does not do the job:
 
 * `training`: Keras's optimizer, train function and fit (checked on Keras
   3.6 to 3.15);
-* `saving`: Keras's model writer (Keras 3.15);
 * `tuner`: KerasTuner's state writes, trial hooks and chief (KerasTuner
   1.4.7 and 1.4.8).
 """
 
-from keras_recipes._internal.keras_internals.saving import snapshot_save
 from keras_recipes._internal.keras_internals.training import (
     learning_rate_slot,
     live_reader,
@@ -53,7 +51,6 @@ __all__ = [
     "serve_oracle",
     "set_initial_epoch",
     "set_learning_rate_slot",
-    "snapshot_save",
     "trial_checkpoint",
     "unwatch_next_fit",
     "watch_next_fit",

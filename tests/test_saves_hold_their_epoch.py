@@ -1,7 +1,6 @@
-"""The savers write Keras's file from a host copy of the state, in the
-background: the file holds the state of its save, whatever training did
-since, on every backend (PyTorch updates its variables in place; JAX
-reuses donated buffers)."""
+"""A save committed in the background holds the state of its own epoch,
+whatever training did before the commit landed, on every backend (PyTorch
+updates its variables in place; JAX reuses donated buffers)."""
 
 import threading
 
@@ -32,8 +31,8 @@ class EpochKernels(keras.callbacks.Callback):
 def test_a_save_written_after_the_next_epoch_holds_the_state_of_its_own(
     tmp_path, monkeypatch, weights_only
 ):
-    # Epoch 1's file is written only once epoch 2 has trained (its commit
-    # held until then): it holds the state copied at epoch 1's end.
+    # Epoch 1's file is committed only once epoch 2 has trained (its commit
+    # held until then): it holds the state of epoch 1's end.
     held = threading.Event()
     hold_commits(monkeypatch, best_checkpoint, held)
     suffix = ".weights.h5" if weights_only else ".keras"
@@ -67,9 +66,7 @@ class OwnSave(keras.Sequential):
 
 def test_a_model_with_a_save_of_its_own_is_saved_by_it(tmp_path):
     model = OwnSave([keras.Input((3,)), keras.layers.Dense(2)])
-    pending = background.write_model(
-        model, tmp_path / "w.weights.h5", weights_only=True, later=True
-    )
-    assert OwnSave.calls == 1 and pending.fill is None  # Written already.
+    pending = background.write_model(model, tmp_path / "w.weights.h5", True)
+    assert OwnSave.calls == 1
     pending.commit()
     model.load_weights(tmp_path / "w.weights.h5")
