@@ -254,6 +254,50 @@ def test_learning_rate_slot_is_what_the_step_evaluates():
     )
 
 
+class ReadOrderSGD(keras.optimizers.SGD):
+    """Records the order of its learning-rate and momentum reads."""
+
+    reads = []
+
+    @property
+    def momentum(self):
+        ReadOrderSGD.reads.append("momentum")
+        return self.recorded_momentum
+
+    @momentum.setter
+    def momentum(self, value):
+        self.recorded_momentum = value
+
+
+def test_the_step_reads_the_learning_rate_before_the_momentum():
+    # On PyTorch the driver stores each step's momentum as a plain float when
+    # the step evaluates its learning rate (driver.py): Keras's `apply` must
+    # read the rate first.
+    model = probe_model(ReadOrderSGD(0.1, momentum=0.9))
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+    slot = fence.learning_rate_slot(optimizer)
+
+    def learning_rate():
+        ReadOrderSGD.reads.append("learning_rate")
+        return slot
+
+    fence.set_learning_rate_slot(optimizer, learning_rate)
+    ReadOrderSGD.reads.clear()
+    model.make_train_function(force=True)
+    model.fit(*ones(2), batch_size=1, epochs=1, verbose=0)
+    fence.set_learning_rate_slot(optimizer, slot)
+    reads = ReadOrderSGD.reads
+    require(
+        "learning_rate" in reads and "momentum" in reads,
+        f"a step read {sorted(set(reads))}, not the learning rate and momentum",
+    )
+    require(
+        reads.index("learning_rate") < reads.index("momentum"),
+        "the optimizer's step reads its momentum before its learning rate",
+    )
+
+
 def test_learning_rate_slot_holds_a_compiled_schedule():
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
     optimizer = keras.optimizers.SGD(schedule)

@@ -4,8 +4,9 @@ Keras's writer (`model.save`, public) reads the live variables while it
 writes, so it runs on the training thread, into a temporary file. What
 follows need not hold up training: the file's fsync and rename
 (`atomic.PendingWrite`), its SHA-256, and the manifest that commits it.
-`BackgroundWrites.submit(job)` runs those in a thread of its own; the next `submit` and `wait()` first wait for the job before, so the writes
-land in the order they were made, and at most one is in flight. An exception
+`BackgroundWrites.submit(job)` runs those in a thread of its own; the next
+`submit` and `wait()` first wait for the job before, so the writes land in
+the order they were made, and at most one is in flight. An exception
 in a job is raised by the next `submit` or `wait()` on the training thread.
 
 A process killed while a job runs leaves what a kill in the middle of a
@@ -110,8 +111,8 @@ def write_model(model, path, weights_only=False, expected_size=None):
 
 
 def commit_all(writes):
-    """Puts each `PendingWrite` in place, in order, and returns the `size` and `sha256` of each file written
-    (on a worker, of its private copy). On failure the ones not in place are
+    """Puts each `PendingWrite` in place, in order, and returns the `size`
+    and `sha256` of each file written (on a worker, of its private copy). On failure the ones not in place are
     discarded."""
     done = []
     try:

@@ -244,7 +244,6 @@ class ScheduleDriver:
                 self._momentum_attribute = momentum_attribute(optimizer)
         self._variable = _compiled_learning_rate(optimizer)
         self._nominal_momentum = None
-        self._momentum_of_step = None  # Set with each step's learning rate.
         self._offset = 0
         self._installed = False
 
@@ -315,7 +314,6 @@ class ScheduleDriver:
         if not self._installed:
             return
         set_learning_rate_slot(self._optimizer, self._variable)
-        self._momentum_of_step = None  # A tensor of the last trace: let it go.
         if self._momentum_attribute is not None:
             setattr(self._optimizer, self._momentum_attribute, self._nominal_momentum)
         if self._tables is not None:
@@ -329,24 +327,19 @@ class ScheduleDriver:
         iterations = applying_optimizer(model.optimizer).iterations
         return int(ops.convert_to_numpy(iterations)) - self._offset
 
-    # The two functions below run inside the compiled train step.
+    # The functions below run inside the compiled train step.
 
     def _scheduled_learning_rate(self):
         if self._tables is not None:
-            # One lookup per step, the momentum's with it (see below).
-            learning_rate, momentum = self._tables.lookup(self._optimizer.iterations)
-            self._momentum_of_step = momentum
-            return learning_rate
+            return self._tables.lookup(self._optimizer.iterations)[0]
         position = self.position(self._optimizer.iterations)
         if keras.backend.backend() != "torch":
-            if self._momentum_fn is not None:
-                # Once per step: Keras reads the learning rate once per apply,
-                # before any variable's update, but the momentum at every use
-                # in every variable's update; each read takes this tensor
-                # (one schedule per step, not one per variable).
-                self._momentum_of_step = self._momentum_fn(position)
             return self._learning_rate_fn(position)
-        # PyTorch: eager, and its optimizers take the momentum as a number.
+        # PyTorch: eager, and its optimizers take the momentum as a Python
+        # number (a float's value cannot follow a schedule), so the step's
+        # momentum is stored as a plain float here: Keras's `apply` reads the
+        # learning rate once, before any variable's update (checked by
+        # tests/test_keras_internals.py).
         if self._eager_numpy:
             position = float(ops.convert_to_numpy(position))
         evaluate = self._evaluate_eagerly
@@ -363,9 +356,10 @@ class ScheduleDriver:
         return function(position)
 
     def _scheduled_momentum(self):
-        if self._momentum_of_step is not None:
-            return self._momentum_of_step
+        # Each read computes the step's value from `iterations` (which Keras
+        # advances after every variable's update), whatever the order of the
+        # reads: a table lookup, or the schedule (a few scalar operations
+        # per read, inside the compiled step).
         if self._tables is not None:
             return self._tables.lookup(self._optimizer.iterations)[1]
-        # Read before this step's learning rate (no Keras optimizer does).
         return self._momentum_fn(self.position(self._optimizer.iterations))

@@ -33,6 +33,7 @@ interrupted `OneCycle` fit followed the cycle). Each hold therefore gives an
 warning), or `undo_holds(model)` at once.
 """
 
+import dataclasses
 import functools
 import warnings
 
@@ -42,13 +43,23 @@ from keras_recipes._internal.keras_internals import (
     watch_next_fit,
 )
 
-# A held model's [train function to put back (or None), number of holders,
-# key, step inputs of the functions built while held, undos], and the kept
-# functions: on the model itself (a dictionary weak in its models could not
-# hold them, as each function holds its model: a model whose fit raised
-# would live on), as plain attributes that Keras's tracking does not see.
+# A held model's `Hold` and its kept functions live on the model itself (a
+# dictionary weak in its models could not hold them, as each function holds
+# its model: a model whose fit raised would live on), as plain attributes
+# that Keras's tracking does not see.
 _HELD = "_keras_recipes_held_train_step"
 _KEPT = "_keras_recipes_kept_train_steps"
+
+
+@dataclasses.dataclass
+class Hold:
+    """What a held model's holds share."""
+
+    saved: object  # The train function to put back at the last release.
+    holders: int  # The holds not yet released.
+    key: object  # The reuse key of a hold alone, or None when nested.
+    step_inputs: object  # Of the functions built while held (JAX).
+    undos: list  # One per hold, run last first by `undo_holds`.
 
 
 def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
@@ -60,18 +71,18 @@ def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
     `step_inputs` go into the step at each call (JAX,
     `make_fresh_train_function`).
     """
-    entry = model.__dict__.get(_HELD)
-    if entry is not None:
-        entry[1] += 1
-        entry[2] = None  # Nested: the function of the outer hold is not kept.
+    hold = model.__dict__.get(_HELD)
+    if hold is not None:
+        hold.holders += 1
+        hold.key = None  # Nested: the function of the outer hold is not kept.
         if step_inputs is not None:
-            entry[3] = step_inputs
-        entry[4].append(undo)
-        make_fresh_train_function(model, entry[3])
+            hold.step_inputs = step_inputs
+        hold.undos.append(undo)
+        make_fresh_train_function(model, hold.step_inputs)
         return
     saved = model.train_function
     key = reuse_key if saved is not None else None
-    _own(model, _HELD, [saved, 1, key, step_inputs, [undo]])
+    _own(model, _HELD, Hold(saved, 1, key, step_inputs, [undo]))
     watch_next_fit(model, functools.partial(undo_holds, model, abandoned=True))
     kept = _kept(model)
     if reuse_key is not None and kept.get("over") is saved and reuse_key in kept:
@@ -82,17 +93,17 @@ def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
 
 def release_train_step(model):
     """Undoes a hold: the last one puts back the function saved at the first."""
-    entry = model.__dict__.get(_HELD)
-    if entry is None:  # Not held: rebuild, to be safe.
+    hold = model.__dict__.get(_HELD)
+    if hold is None:  # Not held: rebuild, to be safe.
         make_fresh_train_function(model)
         return
-    entry[1] -= 1
-    if entry[1] > 0:
-        make_fresh_train_function(model, entry[3])
+    hold.holders -= 1
+    if hold.holders > 0:
+        make_fresh_train_function(model, hold.step_inputs)
         return
     del model.__dict__[_HELD]
     unwatch_next_fit(model)
-    saved, _, key, _, _ = entry
+    saved, key = hold.saved, hold.key
     if key is not None:
         kept = _kept(model)
         if kept.get("over") is not saved:  # Compiled again: start over.
@@ -109,8 +120,8 @@ def undo_holds(model, abandoned=False):
     """Runs the undos of the model's holds, last first: every change of ours
     to its step is gone after (`abandoned`: found at the next fit's start,
     said in a warning)."""
-    entry = model.__dict__.get(_HELD)
-    if entry is None:
+    hold = model.__dict__.get(_HELD)
+    if hold is None:
         return
     if abandoned:
         warnings.warn(
@@ -121,7 +132,7 @@ def undo_holds(model, abandoned=False):
             stacklevel=5,  # The `fit` call: past Keras and its traceback filter.
         )
     recompiled = model.train_function is None  # `compile` clears it.
-    for undo in reversed(entry[4]):
+    for undo in reversed(hold.undos):
         undo()
     while _HELD in model.__dict__:  # An undo that did not release its hold.
         release_train_step(model)
@@ -132,12 +143,12 @@ def undo_holds(model, abandoned=False):
 
 def rebuild_train_step(model):
     """Rebuilds the train function after a change that outlives the fit."""
-    entry = model.__dict__.get(_HELD)
-    if entry is not None:
-        entry[0] = None
-        entry[2] = None
+    hold = model.__dict__.get(_HELD)
+    if hold is not None:
+        hold.saved = None
+        hold.key = None
     _kept(model).clear()
-    make_fresh_train_function(model, entry[3] if entry is not None else None)
+    make_fresh_train_function(model, hold.step_inputs if hold is not None else None)
 
 
 def _kept(model):

@@ -169,11 +169,20 @@ class Monitor:
             return False
         if reference is None:
             return True
+        return self.better(value, reference, margin=self.min_delta)
+
+    def better(self, value, reference, margin=0.0, or_equal=False):
+        """Whether `value` is better than `reference` by more than `margin`
+        (`or_equal`: at least as good) in this monitor's direction: the one
+        comparison of the callbacks that watch a metric."""
+        gain = self.ordered(reference) - self.ordered(value) - margin
+        return gain >= 0 if or_equal else gain > 0
+
+    def ordered(self, value):
+        """`value` as a key that sorts the best first."""
         if self.mode is None:  # Compared before any `value`: by the name.
             self.mode = resolve_mode(self.monitor, "auto")
-        if self.mode == "min":
-            return value < reference - self.min_delta
-        return value > reference + self.min_delta
+        return value if self.mode == "min" else -value
 
     def update(self, value):
         """Records `value`; returns whether it was an improvement."""

@@ -110,9 +110,10 @@ class BestCheckpoint(keras.callbacks.Callback):
             written), or `"overwrite"` (delete the files the manifest names
             and start empty).
         save_on_background: Commit each save in a background thread (see
-            above; Keras's `OrbaxCheckpoint` has an argument of that name). An error there is raised at the next save or at the
-            end of `fit`, the previous checkpoints kept. `False`: all of it
-            before the hook returns.
+            above; Keras's `OrbaxCheckpoint` has an argument of that name).
+            An error there is raised at the next save or at the end of
+            `fit`, the previous checkpoints kept. `False`: all of it before
+            the hook returns.
 
     Attributes:
         best: The best monitored value so far (`None` before a finite one).
@@ -371,8 +372,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         return self._tracker.improves_on(value, self.kept[-1]["value"])
 
     def _sort_key(self, checkpoint):
-        value = checkpoint["value"]
-        return value if self._tracker.mode == "min" else -value
+        return self._tracker.ordered(checkpoint["value"])
 
     def _free_path(self, path):
         # A kept file is never overwritten (its entry would be lost with it).

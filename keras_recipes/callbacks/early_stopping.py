@@ -173,12 +173,12 @@ class EarlyStopping(keras.callbacks.Callback):
             self.wait += 1
         if self.check_finite and not math.isfinite(value):
             reason = "non-finite"
-        elif self.stopping_threshold is not None and self._at_least(
-            value, self.stopping_threshold
+        elif self.stopping_threshold is not None and self._tracker.better(
+            value, self.stopping_threshold, or_equal=True
         ):
             reason = "threshold"
-        elif self.divergence_threshold is not None and not self._at_least(
-            value, self.divergence_threshold
+        elif self.divergence_threshold is not None and not self._tracker.better(
+            value, self.divergence_threshold, or_equal=True
         ):
             reason = "divergence"
         elif self.wait >= max(self.patience, 1):
@@ -186,7 +186,9 @@ class EarlyStopping(keras.callbacks.Callback):
         elif (
             self.baseline is not None
             and epoch + 1 - self.start_from_epoch >= max(self.patience, 1)
-            and not (self.best is not None and self._beats(self.best, self.baseline))
+            and not (
+                self.best is not None and self._tracker.better(self.best, self.baseline)
+            )
         ):
             reason = "patience"
         if reason is not None:
@@ -210,10 +212,3 @@ class EarlyStopping(keras.callbacks.Callback):
                 optimizer.variables
             ) == len(self._best_optimizer_state):
                 restore(optimizer.variables, self._best_optimizer_state)
-
-    def _at_least(self, value, threshold):
-        """Whether `value` is as good as `threshold` or better."""
-        return value <= threshold if self._tracker.mode == "min" else value >= threshold
-
-    def _beats(self, value, reference):
-        return value < reference if self._tracker.mode == "min" else value > reference
