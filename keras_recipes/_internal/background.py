@@ -112,8 +112,8 @@ def write_model(model, path, weights_only=False, expected_size=None):
 
 def commit_all(writes):
     """Puts each `PendingWrite` in place, in order, and returns the `size`
-    and `sha256` of each file written (on a worker, of its private copy). On failure the ones not in place are
-    discarded."""
+    and `sha256` of each file written (on a worker, of its private copy).
+    On failure the ones not in place are discarded."""
     done = []
     try:
         for write in writes:
