@@ -40,6 +40,7 @@ Example:
 
 import math
 import numbers
+import types
 
 import keras
 from keras import ops
@@ -91,10 +92,14 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
         self._groups, self.default = groups, float(default)
         self.inner_optimizer = optimizer
         self._multipliers = None
+        self._built_for = None
 
     def build(self, var_list):
         self.inner_optimizer.build(var_list)
         self._multipliers = {id(v): self.multiplier_of(v) for v in var_list}
+        # In a namespace: a list of variables set as an attribute would be
+        # tracked as this optimizer's own variables.
+        self._built_for = types.SimpleNamespace(variables=list(var_list))
         super().build(var_list)
 
     def multiplier_of(self, variable):
@@ -114,13 +119,13 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
 
     @property
     def variables(self):
-        return self._variables + self.inner_optimizer.variables
+        return super().variables + self.inner_optimizer.variables
 
     def apply(self, grads, trainable_variables=None):
         if not self.built:
             with keras.name_scope(self.name, caller=self):
                 self.build(trainable_variables)
-        variables = trainable_variables or self._trainable_variables
+        variables = trainable_variables or self._built_for.variables
         multipliers = [self._multipliers.get(id(v), self.default) for v in variables]
         scaled = [(v, m) for v, m in zip(variables, multipliers, strict=True) if m != 1]
         before = [ops.copy(ops.convert_to_tensor(v)) for v, _ in scaled]

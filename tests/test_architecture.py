@@ -9,7 +9,10 @@ and KerasTuner's private attributes and modules are touched in one package,
 """
 
 import ast
+import functools
 import importlib
+import inspect
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,7 +248,33 @@ def _foreign_private_touches(name):
             if isinstance(item, ast.FunctionDef) and _is_private(item.name):
                 if any(item.name in vars(base) for base in foreign):
                     touches.append(f"{name}:{item.lineno} overrides {item.name}")
+        # `self._x` where `_x` belongs to a Keras/KerasTuner base class (set
+        # or defined there): theirs, even when reached through `self`.
+        for item in ast.walk(node):
+            if (
+                isinstance(item, ast.Attribute)
+                and isinstance(item.value, ast.Name)
+                and item.value.id == "self"
+                and _is_private(item.attr)
+                and any(_base_has(base, item.attr) for base in foreign)
+            ):
+                touches.append(f"{name}:{item.lineno} self.{item.attr} (a base's)")
     return touches
+
+
+@functools.cache
+def _base_source(base):
+    try:
+        return inspect.getsource(base)
+    except (OSError, TypeError):
+        return ""
+
+
+def _base_has(base, attribute):
+    """Whether the Keras/KerasTuner class `base` defines or sets `attribute`."""
+    if attribute in vars(base):
+        return True
+    return re.search(rf"self\.{re.escape(attribute)}\b", _base_source(base)) is not None
 
 
 def _is_private(attribute):
