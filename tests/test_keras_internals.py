@@ -41,14 +41,27 @@ def kernel(model):
         (keras.metrics.Mean(), None),
     ],
 )
-def test_metric_direction_is_what_keras_monitor_callbacks_read(metric, direction):
-    require(
-        fence.metric_direction(metric) == direction,
-        f"{type(metric).__name__}._direction is not {direction!r}",
-    )
-    # Keras's own callbacks resolve mode="auto" from it.
-    source = inspect.getsource(keras.callbacks.EarlyStopping.__mro__[1])
-    require("_direction" in source, "MonitorCallback no longer reads `_direction`")
+def test_metric_direction_is_the_metrics_own_or_the_name_decides(metric, direction):
+    # `_direction` is what Keras's own EarlyStopping / ModelCheckpoint read
+    # for mode="auto" (3.8 and 3.15). Where a release drops it, the fallback
+    # is the name: `resolve_mode` decides by the metric's words, and refuses
+    # in one line a name that tells nothing.
+    from keras_recipes.callbacks._monitor import resolve_mode
+
+    if hasattr(metric, "_direction"):
+        require(
+            fence.metric_direction(metric) == direction,
+            f"{type(metric).__name__}._direction is not {direction!r}",
+        )
+        return
+    assert fence.metric_direction(metric) is None  # The fallback is taken.
+    if metric.name in ("accuracy", "mean_squared_error"):
+        assert (
+            resolve_mode(metric.name, "auto") == {"up": "max", "down": "min"}[direction]
+        )
+    else:
+        with pytest.raises(ValueError, match="mode='auto' cannot tell"):
+            resolve_mode(metric.name, "auto")
 
 
 def test_a_fresh_train_function_is_traced_anew():
@@ -491,3 +504,21 @@ def test_the_chief_loop_we_replace_is_keras_tuners_own():
         "oracle_chief.start_server(self.oracle)" in source,
         "BaseTuner.search no longer serves the chief with start_server",
     )
+
+
+def test_a_metric_without_direction_falls_back_to_its_name(monkeypatch):
+    # A release without `Metric._direction`: the fallback of
+    # `test_metric_direction_is_the_metrics_own_or_the_name_decides`, taken.
+    from keras_recipes.callbacks._monitor import Monitor
+
+    metric = keras.metrics.AUC()
+    monkeypatch.delattr(metric, "_direction", raising=False)
+    monkeypatch.delattr(type(metric), "_direction", raising=False)
+    assert fence.metric_direction(metric) is None
+
+    class Model:  # What `Monitor.value` reads of a model: its metrics.
+        metrics = [metric]
+
+    monitor = Monitor("val_auc")
+    monitor.value({"val_auc": 0.5}, Model())
+    assert monitor.mode == "max"  # By the word `auc`.

@@ -12,6 +12,7 @@ from keras_recipes.lr_finder.sweep import Sweep
 from keras_recipes.plots import plot_lr_finder
 from tests.conftest import (
     BACKEND,
+    keras_survives_a_fit_that_raised_mid_epoch,
     mean_prediction,
     probe_model,
     steps_per_execution_values,
@@ -324,6 +325,11 @@ def test_optimizer_with_a_schedule_is_refused():
     assert BACKEND
 
 
+class FailAtEpochEnd(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise OSError("a bad batch")
+
+
 class FailingBatches(keras.utils.PyDataset):
     """The blobs in batches of 16; batch `fail_at` raises (a bad file)."""
 
@@ -365,10 +371,14 @@ def test_an_interrupted_finder_callback_is_undone_at_the_next_fit():
     model = classifier(keras.optimizers.SGD(0.01, momentum=0.9), dropout=False)
     weights = model.get_weights()
     finder = kr.LRFinder(num_steps=20, divergence_threshold=None, verbose=0)
+    # Batch 3 (of 4 an epoch) fails; where Keras cannot fit again after
+    # that, epoch 1's end does (4 of the sweep's 20 steps done).
+    mid_epoch = keras_survives_a_fit_that_raised_mid_epoch()
+    failing = [] if mid_epoch else [FailAtEpochEnd()]
     # TensorFlow's data pipeline wraps the error in its own type.
     with pytest.raises(Exception, match="a bad batch"):
-        model.fit(FailingBatches(x, y, fail_at=3), epochs=5, verbose=0,
-                  callbacks=[finder])  # fmt: skip
+        model.fit(FailingBatches(x, y, fail_at=3 if mid_epoch else None), epochs=5,
+                  verbose=0, callbacks=[finder, *failing])  # fmt: skip
     # The fit after it starts from the weights before the sweep, at the
     # compiled rate: as the same fit of an untouched twin.
     twin = classifier(keras.optimizers.SGD(0.01, momentum=0.9), dropout=False)

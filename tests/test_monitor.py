@@ -51,8 +51,12 @@ def multi_output_history():
 
     inputs = keras.Input((4,))
     outputs = {
-        "accuracy_head": keras.layers.Dense(3, activation="softmax")(inputs),
-        "auc": keras.layers.Dense(1)(inputs),
+        # The layers named as their outputs (Keras 3.8 names a model's
+        # outputs after their layers).
+        "accuracy_head": keras.layers.Dense(
+            3, activation="softmax", name="accuracy_head"
+        )(inputs),
+        "auc": keras.layers.Dense(1, name="auc")(inputs),
     }
     model = keras.Model(inputs, outputs)
     model.compile(

@@ -17,7 +17,11 @@ from keras_recipes.callbacks import (
     OneCycle,
     PerformanceScheduling,
 )
-from tests.conftest import BACKEND, CountCalls
+from tests.conftest import (
+    BACKEND,
+    CountCalls,
+    keras_survives_a_fit_that_raised_mid_epoch,
+)
 
 STEPS = 4  # batches per epoch: 64 samples, batch 16 (no smaller last batch)
 
@@ -244,7 +248,8 @@ def test_a_kept_step_is_not_run_after_the_model_is_compiled_again():
 
 class RaiseAt(keras.callbacks.Callback):
     """Raises `KeyboardInterrupt` (a Ctrl-C) after batch `batch` of epoch
-    `epoch` of the fit."""
+    `epoch` of the fit (at that epoch's end where Keras cannot fit again
+    after a fit that raised mid-epoch: `keras_survives_...`)."""
 
     def __init__(self, batch, epoch=0):
         super().__init__()
@@ -255,6 +260,11 @@ class RaiseAt(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if (self._epoch, batch) == (self.epoch, self.batch):
+            if keras_survives_a_fit_that_raised_mid_epoch():
+                raise KeyboardInterrupt
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch and not keras_survives_a_fit_that_raised_mid_epoch():
             raise KeyboardInterrupt
 
 

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_recipes._internal.driver import applying_optimizer
 from keras_recipes._internal.gradients import loss_and_gradients
 from keras_recipes._internal.state import snapshot
 from keras_recipes._internal.validation import (
@@ -160,8 +161,9 @@ class GradientMonitor(keras.callbacks.Callback):
             entry["size"] += gradient.size
             entry["grads"].append(gradient.ravel())
         global_norm = math.sqrt(sum(e["sq"] for e in layers.values()))
+        iterations = applying_optimizer(model.optimizer).iterations
         record = {
-            "step": int(ops.convert_to_numpy(model.optimizer.iterations)),
+            "step": int(ops.convert_to_numpy(iterations)),
             "loss": loss,
             "global_norm": global_norm,
             "layers": {

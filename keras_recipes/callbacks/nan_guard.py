@@ -6,7 +6,7 @@ import time
 import keras
 from keras import ops
 
-from keras_recipes._internal.driver import accumulation_steps
+from keras_recipes._internal.driver import accumulation_steps, applying_optimizer
 from keras_recipes._internal.state import restore, snapshot, training_variables
 from keras_recipes._internal.validation import check_number, check_positive_int
 
@@ -182,4 +182,7 @@ class NaNGuard(keras.callbacks.Callback):
         return snapshot(training_variables(self.model))
 
     def _step(self):
-        return int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        # The optimizer that applies the update counts them (a wrapper's own
+        # `iterations` stays at 0 on Keras 3.8).
+        iterations = applying_optimizer(self.model.optimizer).iterations
+        return int(ops.convert_to_numpy(iterations))

@@ -333,7 +333,10 @@ def run(args):
     plot_learning_curves(
         history["loss"], history["val_loss"], log_dir / "learning_curves.png"
     )
-    steps_run = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    from keras_recipes._internal.driver import applying_optimizer
+
+    iterations = applying_optimizer(model.optimizer).iterations
+    steps_run = int(keras.ops.convert_to_numpy(iterations))
     rates, momenta = schedule_followed(
         schedule, history, learning_rate, args.epochs, steps_per_epoch, steps_run
     )

@@ -179,7 +179,7 @@ class LRFinder(keras.callbacks.Callback):
         # syncs the whole state back into the variables at every read.
         tracker = _loss_tracker(model)
         watched = [tracker.total, tracker.count] if tracker is not None else []
-        self._read = live_reader(model, [model.optimizer.iterations, *watched])
+        self._read = live_reader(model, [optimizer.iterations, *watched])
         self._from_sums = tracker is not None
         self._sums = None
 
@@ -216,7 +216,12 @@ class LRFinder(keras.callbacks.Callback):
         self._done = done
         if self.validation_data is not None:
             x, y = self.validation_data
-            loss = self.model.test_on_batch(x, y, return_dict=True)["loss"]
+            model = self.model
+            # The loss of this batch alone: Keras 3.8's `test_on_batch` adds
+            # it to the metrics' running state (later releases reset it
+            # first, as this does).
+            model.reset_metrics()
+            loss = model.test_on_batch(x, y, return_dict=True)["loss"]
         elif self._from_sums:
             loss = self._batch_loss(sums, logs)
         else:
