@@ -41,16 +41,26 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
     # with the rate and momentum the weights followed.
     assert results["curve_steps"] == [True, True]
     assert results["curve"] < 1e-5
-    assert results["finder"] < 1e-4  # log of the rates of the sweep
-    assert results["finder_losses"] < 1e-6
-    assert results["finder_restored_kernel"] == 0.0
-    assert results["fit_after_finder"] == pytest.approx(
-        results["fit_of_untouched_twin"], rel=1e-6
-    )
+    keras_version = tuple(int(p) for p in results["keras"].split(".")[:2])
+    if backend == "tensorflow" and keras_version < (3, 12):
+        # Keras 3.8's loss tracker counts each batch once per replica and
+        # again at each step there: the finder refuses, naming the release.
+        assert "cannot run under a tf.distribute strategy on Keras 3." in (
+            results["finder_refused"]
+        )
+    else:
+        assert "finder_refused" not in results
+        assert results["finder"] < 1e-4  # log of the rates of the sweep
+        assert results["finder_losses"] < 1e-5  # Keras's own per-batch losses,
+        assert results["finder_loss_scale"] < 1e-4  # the kernel before each step
+        assert results["finder_restored_kernel"] == 0.0
+        assert results["fit_after_finder"] == pytest.approx(
+            results["fit_of_untouched_twin"], rel=1e-6
+        )
     # The step kept from a 1cycle fit, run again by the next scheduled fit.
     assert results["second_scheduled_fit"] < 1e-5
     assert results["discriminative"] < 1e-6  # half the plain step, both backends
-    # The best checkpoint (.keras) and the backup, written in the background
-    # from copies of epoch 2's end, hold that kernel (the fit moved it since).
+    # The best checkpoint (.keras) and the backup, saved at epoch 2's end and
+    # committed in the background, hold that kernel (the fit moved it since).
     assert results["saved_kernels"] == [0.0, 0.0]
     assert results["saved_kernel_moved"] > 1e-3

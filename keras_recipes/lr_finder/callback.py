@@ -19,6 +19,7 @@ from keras_recipes._internal.validation import (
     check_int,
     check_number,
 )
+from keras_recipes._internal.versions import refuse_tf_replicas_before
 from keras_recipes.lr_finder.algorithms import (
     SUGGESTERS,
     DivergenceWatch,
@@ -138,6 +139,14 @@ class LRFinder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
+        refuse_tf_replicas_before(
+            (3, 12),
+            model,
+            "The LR finder",
+            "its loss tracker counts each batch once per replica and again at "
+            "each step (the logged loss is wrong too), so no batch's loss can "
+            "be read",
+        )
         optimizer = applying_optimizer(model.optimizer)
         steps = accumulation_steps(optimizer)
         if steps > 1:
