@@ -45,9 +45,8 @@ def test_callbacks_on_two_replicas(backend, tmp_path):
     if backend == "tensorflow" and keras_version < (3, 12):
         # Keras 3.8's loss tracker counts each batch once per replica and
         # again at each step there: the finder refuses, naming the release.
-        assert "cannot run under a tf.distribute strategy on Keras 3." in (
-            results["finder_refused"]
-        )
+        refused = results["finder_refused"]
+        assert "cannot run under a tf.distribute strategy on Keras 3." in refused
     else:
         assert "finder_refused" not in results
         assert results["finder"] < 1e-4  # log of the rates of the sweep
