@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test suite once per Keras backend (the backend is fixed when Keras is
-# first imported, so each needs its own process). Fails if any backend fails.
+# first imported, so each needs its own process), then the fast tier on the
+# oldest declared Keras (tests/run_floor.sh; KERAS_RECIPES_FLOOR=0 leaves it
+# out). Fails if any pass fails.
 # Extra arguments go to pytest; KERAS_RECIPES_BACKENDS="jax" picks backends.
 # Tests marked `backend_independent` run in the first backend's pass only (the
 # later passes deselect them: see tests/conftest.py).
@@ -16,4 +18,7 @@ for backend in ${KERAS_RECIPES_BACKENDS:-tensorflow jax torch}; do
     python -m pytest -n "$processes" "$@" || status=1
   once=deselect
 done
+if [ "${KERAS_RECIPES_FLOOR:-1}" != 0 ]; then
+  bash "$(dirname "$0")/run_floor.sh" "$@" || status=1
+fi
 exit $status

@@ -88,3 +88,31 @@ def test_a_torn_json_falls_back_to_the_previous_copy_or_names_the_file(tmp_path)
     (tmp_path / "oracle.json.prev").write_text("garbage")
     with pytest.raises(atomic.StateFileError, match=f"{path}.*Do this"):
         atomic.read_json(path, fix="Do this.")
+
+
+def test_a_commit_fsyncs_the_file_then_renames_it_then_fsyncs_the_folder(
+    tmp_path, monkeypatch
+):
+    # Without the fsync before `os.replace`, a power cut after the rename
+    # can leave the new name on an empty file.
+    calls = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(fd):
+        calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        fsync(fd)
+
+    def recording_replace(source, target):
+        calls.append(("replace", str(source), str(target)))
+        replace(source, target)
+
+    monkeypatch.setattr(atomic.os, "fsync", recording_fsync)
+    monkeypatch.setattr(atomic.os, "replace", recording_replace)
+    target = tmp_path / "state.json"
+    with atomic.atomic_path(target) as tmp:
+        tmp.write_text("{}")
+    assert calls == [
+        ("fsync", str(tmp)),
+        ("replace", str(tmp), str(target)),
+        ("fsync", str(tmp_path)),
+    ]

@@ -239,3 +239,92 @@ def test_wait_for_all_joins_every_running_job():
     timer.join()
     assert sorted(done) == [0, 1, 2]
     assert not background._RUNNING
+
+
+class WaitReleases:
+    """Holds each commit until the training thread waits for it: a commit is
+    released by a `BackgroundWrites.wait` that finds it running, and by
+    nothing else, so what no hook waits for stays uncommitted, whatever the
+    timing."""
+
+    def __init__(self, monkeypatch, module):
+        self.permits = threading.Semaphore(0)
+        wait = background.BackgroundWrites.wait
+
+        def releasing_wait(writes):
+            if writes.busy:
+                self.permits.release()
+            return wait(writes)
+
+        def held_commit_all(writes, commit_all=module.commit_all):
+            assert self.permits.acquire(timeout=60), "never waited for"
+            return commit_all(writes)
+
+        monkeypatch.setattr(background.BackgroundWrites, "wait", releasing_wait)
+        monkeypatch.setattr(module, "commit_all", held_commit_all)
+
+
+@pytest.mark.parametrize("saver", ["checkpoint", "backup"])
+def test_the_end_of_a_fit_waits_for_its_last_commit(tmp_path, monkeypatch, saver):
+    # Fails without the wait in `on_train_end`: the last commit would stay
+    # held, and the files on disk would lag a save behind.
+    if saver == "checkpoint":
+        WaitReleases(monkeypatch, best_checkpoint)
+        callback = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    else:
+        WaitReleases(monkeypatch, resumable_backup)
+        callback = kr.ResumableBackup(tmp_path / "backup", delete_on_completion=False)
+    fit(small_model(), [0.5, 0.4, 0.3], [callback])
+    assert not callback._writes.busy
+    if saver == "checkpoint":
+        saved = json.loads((tmp_path / "checkpoints.json").read_text())
+        assert saved["best"]["epoch"] == 3
+    else:
+        state = json.loads((tmp_path / "backup" / "state.json").read_text())
+        assert state["epoch"] == 2  # Written at epoch 3's start.
+
+
+def test_a_rerun_waits_for_the_last_commit_before_clearing_stale_files(
+    tmp_path, monkeypatch
+):
+    # A fit that raised left its last commit running (Keras calls no
+    # `on_train_end`): the next fit's `remove_stale` would delete the file
+    # that commit is about to put in place. Fails without `wait_for_all` in
+    # `on_train_begin`.
+    held = threading.Event()
+    hold_commits(monkeypatch, best_checkpoint, held)
+    first = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(small_model(), [0.5, 0.4], [first, Crash(1)])
+    assert first._writes.busy
+    running_at_clearing = []
+    remove_stale = best_checkpoint.remove_stale
+
+    def recording_remove_stale(folder):
+        running_at_clearing.append(bool(background._RUNNING))
+        remove_stale(folder)
+
+    monkeypatch.setattr(best_checkpoint, "remove_stale", recording_remove_stale)
+    timer = release_later(held)  # Only unblocks the wait, if there is one.
+    rerun = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    fit(small_model(), [0.6], [rerun])
+    timer.join()
+    assert running_at_clearing == [False]
+    assert [c["epoch"] for c in rerun.kept] == [1]
+    assert rerun.best == 0.5  # The first run's epoch 1, committed and kept.
+    keras.models.load_model(rerun.best_path)
+
+
+def test_a_fit_clears_the_stale_files_of_a_killed_write(tmp_path):
+    # A process killed mid-write leaves `.tmp-keras-recipes-*` files: the
+    # next fit removes them (fails without `remove_stale` in on_train_begin).
+    tmp_path.mkdir(exist_ok=True)
+    stale = tmp_path / f"{PREFIX}best-epoch007.abc123.keras"
+    stale.write_bytes(b"half a file")
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    fit(small_model(), [0.5], [checkpoint])
+    assert not stale.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best-epoch001.keras",
+        "checkpoints.json",
+    ]
