@@ -211,6 +211,29 @@ def test_live_reader_reads_the_running_fit_without_a_state_sync():
         )
 
 
+def test_live_reader_without_the_trainers_state_syncs_and_is_right(monkeypatch):
+    # The fallback, for a trainer that keeps no `_jax_state`: the public
+    # `jax_state_sync`, then the variables (never the stale ones).
+    from keras_recipes._internal.keras_internals import training
+
+    monkeypatch.setattr(training, "_jax_state", lambda model: training._MISSING)
+    model = probe_model(keras.optimizers.SGD(0.1))
+    x, y = ones(16)
+    seen = []
+
+    class Reader(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.fit_model = self.model
+            self.read = fence.live_reader(self.fit_model, [model.layers[0].kernel])
+
+        def on_train_batch_end(self, batch, logs=None):
+            (kernel,) = self.read()
+            seen.append(float(np.ravel(keras.ops.convert_to_numpy(kernel))[0]))
+
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Reader()])
+    np.testing.assert_allclose(seen, [-0.1, -0.2, -0.3, -0.4], atol=1e-6)
+
+
 def test_watch_next_fit_runs_before_the_fits_callbacks_begin():
     # What undoes a fit that raised (Keras then calls no `on_train_end`):
     # `fit` calls `self.make_train_function()` before `on_train_begin`.

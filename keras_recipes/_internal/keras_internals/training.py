@@ -42,8 +42,22 @@ import keras
 def learning_rate_slot(optimizer):
     """What `optimizer` evaluates as its learning rate: a `keras.Variable`
     (compiled with a float), a `LearningRateSchedule`, or whatever
-    `set_learning_rate_slot` put there."""
-    return optimizer._learning_rate
+    `set_learning_rate_slot` put there.
+
+    Raises:
+        ValueError: On a Keras whose optimizers keep no `_learning_rate`
+            (no public way to swap what the step evaluates): the message
+            names the installed release.
+    """
+    try:
+        return optimizer._learning_rate
+    except AttributeError:
+        raise ValueError(
+            f"keras_recipes cannot schedule {type(optimizer).__name__} on Keras "
+            f"{keras.version()}: its optimizers keep no `_learning_rate`. "
+            "Install a Keras release the package declares and tests (3.8 to "
+            "3.15), or pass a LearningRateSchedule to the optimizer yourself."
+        ) from None
 
 
 def set_learning_rate_slot(optimizer, value):
@@ -92,8 +106,9 @@ def _with_step_inputs(train_function, step_inputs, state, iterator):
 def live_reader(model, variables):
     """A function returning the values of `variables` (model, optimizer or
     metric variables) as the running fit has them, without a state sync on
-    JAX (see the module docstring); in a batch hook or between fits. Each is
-    an array or the variable itself: read it with `ops.convert_to_numpy`."""
+    JAX (see the module docstring); in a batch hook, once a step ran. Each
+    is an array or the variable itself: read it with
+    `ops.convert_to_numpy`."""
     if keras.backend.backend() != "jax":
         return lambda: list(variables)
     groups = {
@@ -106,12 +121,27 @@ def live_reader(model, variables):
     places = [place[id(v)] for v in variables]
 
     def read():
-        state = getattr(model, "_jax_state", None)
+        state = _jax_state(model)
+        if state is _MISSING:
+            # A trainer that keeps no `_jax_state` once a step ran (Keras
+            # 3.8 to 3.15 set it at every step): the public sync, then the
+            # variables; slower, never stale.
+            sync = getattr(model, "jax_state_sync", None)
+            if sync is not None:
+                sync()
+            return list(variables)
         if not state or getattr(model, "_jax_state_synced", True):
             return list(variables)
         return [state[key][index] for key, index in places]
 
     return read
+
+
+_MISSING = object()
+
+
+def _jax_state(model):
+    return getattr(model, "_jax_state", _MISSING)
 
 
 def watch_next_fit(model, hook):
