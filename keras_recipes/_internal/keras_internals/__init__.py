@@ -7,7 +7,8 @@ under which installed version. Each module lists the internals it touches
 and why the public API does not do the job:
 
 * `training`: Keras's optimizer, train function and fit (checked on Keras
-  3.6 to 3.15);
+  3.8 and 3.15, the oldest declared and the newest; docs/architecture.md
+  lists each touch with its promise and its fallback);
 * `tuner`: KerasTuner's state writes, trial hooks and chief (KerasTuner
   1.4.7 and 1.4.8).
 """

@@ -1,4 +1,4 @@
-"""The fence's Keras training internals (checked on Keras 3.6 to 3.15).
+"""The fence's Keras training internals (checked on Keras 3.8 and 3.15 by CI).
 
 * `optimizer._learning_rate`: what the optimizer evaluates as its learning
   rate (a `keras.Variable` for a float, or a `LearningRateSchedule`). The
