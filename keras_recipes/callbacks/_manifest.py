@@ -61,13 +61,7 @@ def _resolved(manifest, folder):
     def resolved(entry):
         if entry is None:
             return None
-        path = os.path.normpath(folder / entry["path"])
-        # Version 1 stored the paths as given (relative to the working
-        # directory of the run): that path, else the file in this folder.
-        if manifest.get("version", 1) < 2 and not os.path.exists(path):
-            given = entry["path"]
-            path = given if os.path.exists(given) else str(folder / Path(given).name)
-        return {**entry, "path": path}
+        return {**entry, "path": os.path.normpath(folder / entry["path"])}
 
     manifest["checkpoints"] = [resolved(c) for c in manifest.get("checkpoints", [])]
     manifest["best"] = resolved(manifest.get("best"))
@@ -102,18 +96,17 @@ def verify_checkpoint(entry):
     """Checks a kept file against the size and SHA-256 its manifest recorded.
 
     Args:
-        entry: A manifest entry (`path`, and from version 3 `size` and
-            `sha256`); an entry without them (an older manifest) passes.
+        entry: A manifest entry (`path`, `size`, `sha256`).
 
     Raises:
         StateFileError: Naming the file, if it differs from what was saved.
     """
     path = entry["path"]
-    size, digest = entry.get("size"), entry.get("sha256")
+    size, digest = entry["size"], entry["sha256"]
     problem = None
-    if size is not None and os.path.getsize(path) != size:
+    if os.path.getsize(path) != size:
         problem = f"its size is {os.path.getsize(path):,} bytes, {size:,} were saved"
-    elif digest is not None and file_sha256(path) != digest:
+    elif file_sha256(path) != digest:
         problem = "its SHA-256 differs from the one recorded when it was saved"
     if problem:
         raise StateFileError(
@@ -142,11 +135,11 @@ def _check_manifest(manifest, refused, fix):
 
     if not isinstance(manifest, dict):
         refuse(f"it holds a {type(manifest).__name__}, not a manifest's fields")
-    version = manifest.get("version", 1)
-    if version not in (1, 2, MANIFEST_VERSION):
+    version = manifest.get("version")
+    if version != MANIFEST_VERSION:
         refuse(
-            f"`version` is {version!r}; this BestCheckpoint reads 1 to "
-            f"{MANIFEST_VERSION} (a newer keras_recipes wrote it?)"
+            f"`version` is {version!r}; this BestCheckpoint reads version "
+            f"{MANIFEST_VERSION} (another keras_recipes release wrote it?)"
         )
     if manifest.get("mode") not in ("min", "max"):
         refuse(f"`mode` must be 'min' or 'max', got {manifest.get('mode')!r}")
@@ -154,20 +147,20 @@ def _check_manifest(manifest, refused, fix):
     if not isinstance(checkpoints, list):
         refuse(f"`checkpoints` must be a list, got {checkpoints!r}")
     for index, entry in enumerate(checkpoints):
-        _check_entry(entry, f"`checkpoints[{index}]`", refuse, version, finite=True)
+        _check_entry(entry, f"`checkpoints[{index}]`", refuse, finite=True)
     if manifest.get("best") != (checkpoints[0] if checkpoints else None):
         refuse("`best` is not the first of `checkpoints`")
     values = [c["value"] for c in checkpoints]
     if values != sorted(values, reverse=manifest["mode"] == "max"):
         refuse(f"`checkpoints` are not best first for mode {manifest['mode']!r}")
     if manifest.get("last") is not None:
-        _check_entry(manifest["last"], "`last`", refuse, version, finite=False)
+        _check_entry(manifest["last"], "`last`", refuse, finite=False)
     runs = manifest.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
         refuse(f"`runs` must be a list of run ids, got {runs!r}")
 
 
-def _check_entry(entry, name, refuse, version, finite):
+def _check_entry(entry, name, refuse, finite):
     if not isinstance(entry, dict):
         refuse(f"{name} must be a mapping, got {entry!r}")
     epoch = entry.get("epoch")
@@ -179,8 +172,6 @@ def _check_entry(entry, name, refuse, version, finite):
         refuse(f"{name}: `value` must be a finite number, got {value!r}")
     if not isinstance(entry.get("path"), str) or not entry["path"]:
         refuse(f"{name}: `path` must name a file, got {entry.get('path')!r}")
-    if version < MANIFEST_VERSION:
-        return  # Written before sizes and checksums were recorded.
     size = entry.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         refuse(f"{name}: `size` must be an integer >= 0, got {size!r}")
