@@ -134,6 +134,8 @@ def flip_weights(state, folder):
         (lambda s, f: s.pop("callbacks"), "`callbacks` must map"),
         (lambda s, f: s.update(callbacks={"plateau": 1}), "`callbacks` must map"),
         (flip_weights, "does not match the checksum"),
+        (lambda s, f: s.update(version=99), r"`version` is 99; this ResumableBack"),
+        (lambda s, f: s.pop("version"), r"`version` is None; this ResumableBack"),
     ],
 )
 def test_a_corrupted_backup_is_refused_naming_the_file(tmp_path, change, match):

@@ -38,6 +38,17 @@ class StateFileError(ValueError):
     file and what to do."""
 
 
+def refusal(refused, fix):
+    """The `refuse(what)` of a state file's checks (the manifest, the
+    backup): raises `StateFileError("<refused>: <what>. <fix>")`, where
+    `refused` names the file (e.g. "state.json cannot be trusted")."""
+
+    def refuse(what):
+        raise StateFileError(f"{refused}: {what}. {fix}".rstrip())
+
+    return refuse
+
+
 # Free space asked for beyond the expected size of a write.
 MARGIN_BYTES = 1 << 20
 

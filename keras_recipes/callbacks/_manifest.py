@@ -12,7 +12,12 @@ import re
 import warnings
 from pathlib import Path
 
-from keras_recipes._internal.atomic import StateFileError, file_sha256, read_json
+from keras_recipes._internal.atomic import (
+    StateFileError,
+    file_sha256,
+    read_json,
+    refusal,
+)
 from keras_recipes._internal.background import wait_for_all
 from keras_recipes._internal.validation import check_positive_int
 
@@ -130,9 +135,7 @@ def _check_manifest(manifest, refused, fix):
     """Refuses a manifest that is not what `BestCheckpoint` writes, naming
     the field: `refused` starts the message (the file), `fix` ends it."""
 
-    def refuse(what):
-        raise StateFileError(f"{refused}: {what}. {fix}".rstrip())
-
+    refuse = refusal(refused, fix)
     if not isinstance(manifest, dict):
         refuse(f"it holds a {type(manifest).__name__}, not a manifest's fields")
     version = manifest.get("version")

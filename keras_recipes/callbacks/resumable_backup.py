@@ -13,6 +13,7 @@ from keras_recipes._internal.atomic import (
     StateFileError,
     file_sha256,
     read_json,
+    refusal,
     remove,
     remove_folder_if_empty,
     remove_stale,
@@ -160,20 +161,7 @@ class ResumableBackup(keras.callbacks.Callback):
             )
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        if not isinstance(state, dict):
-            raise StateFileError(
-                f"{self._state_path} cannot be trusted: it holds a "
-                f"{type(state).__name__}, not the backup's fields. Remove the "
-                f"folder {self.backup_dir} to start afresh."
-            )
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(
-                f"{self._state_path} was written by another version of "
-                f"ResumableBackup (version {state.get('version')!r}, this one "
-                f"reads {STATE_VERSION}). Remove the folder {self.backup_dir} to "
-                "start afresh."
-            )
-        _check_state(state, self._state_path, self.params.get("epochs"))
+        refuse = _check_state(state, self._state_path, self.params.get("epochs"))
         saved_names = sorted(state["callbacks"])
         if saved_names != sorted(self.callbacks):
             raise ValueError(
@@ -183,11 +171,7 @@ class ResumableBackup(keras.callbacks.Callback):
             )
         weights = self.backup_dir / state["weights"]
         if state.get("weights_sha256") not in (None, file_sha256(weights)):
-            raise StateFileError(
-                f"{weights} does not match the checksum that {self._state_path} "
-                "recorded for it (a corrupted file): it cannot be trusted. Remove "
-                f"the folder {self.backup_dir} to start afresh."
-            )
+            refuse(f"{weights} does not match the checksum it recorded (damaged)")
         model.load_weights(weights)
         if state.get("random"):
             self._restore_random_state(state)
@@ -196,11 +180,7 @@ class ResumableBackup(keras.callbacks.Callback):
             try:
                 callback.load_state_dict(saved["state"])
             except StateFileError as error:
-                raise StateFileError(
-                    f"{self._state_path} cannot be trusted: the state of "
-                    f"{name!r}: {error} Remove the folder {self.backup_dir} to "
-                    "start afresh."
-                ) from None
+                refuse(f"the state of {name!r}: {str(error).rstrip('.')}")
             if saved.get("arrays"):
                 callback.load_array_state(
                     _load_arrays(self.backup_dir / saved["arrays"], self.backup_dir)
@@ -347,14 +327,18 @@ def _files(state):
 
 def _check_state(state, path, epochs):
     """Refuses a backup state that is not what `_save` writes, naming `path`
-    and the field: a wrong resume is worse than none."""
-
-    def refuse(what):
-        raise StateFileError(
-            f"{path} cannot be trusted: {what}. Remove the folder {path.parent} "
-            "to start afresh."
+    and the field (a wrong resume is worse than none); returns the `refuse`
+    of the checks that follow."""
+    refuse = refusal(
+        f"{path} cannot be trusted", f"Remove the folder {path.parent} to start afresh."
+    )
+    if not isinstance(state, dict):
+        refuse(f"it holds a {type(state).__name__}, not the backup's fields")
+    if state.get("version") != STATE_VERSION:
+        refuse(
+            f"`version` is {state.get('version')!r}; this ResumableBackup reads "
+            f"version {STATE_VERSION} (another keras_recipes release wrote it?)"
         )
-
     epoch = state.get("epoch")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
         refuse(f"`epoch` must be an integer >= 1, got {epoch!r}")
@@ -374,3 +358,4 @@ def _check_state(state, path, epochs):
         isinstance(c, dict) and "state" in c for c in callbacks.values()
     ):
         refuse("`callbacks` must map each name to its saved `state`")
+    return refuse
