@@ -190,6 +190,7 @@ def assert_names(error, argument):
 @pytest.mark.parametrize(("name", "argument"), CASES)
 @SETTINGS
 @given(value=ANYTHING)
+@pytest.mark.slow
 def test_any_value_works_or_is_refused_naming_the_argument(
     name, argument, value, tmp_path
 ):

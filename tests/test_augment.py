@@ -23,6 +23,7 @@ def test_the_augmentation_runs_in_training_only():
     )
 
 
+@pytest.mark.slow
 def test_an_augmented_cnn_predicts_as_the_same_cnn_without_it():
     augmented = kr.build_cnn((8, 8, 1), 3, filters=(4,), augment=True)
     plain = kr.build_cnn((8, 8, 1), 3, filters=(4,))
@@ -77,6 +78,7 @@ def test_tta_averages_the_fixed_shifted_and_flipped_copies():
 
 
 @pytest.mark.backend_independent
+@pytest.mark.slow
 def test_train_augment_puts_the_layers_in_the_saved_model(tmp_path, capsys):
     from keras_recipes import cli
 

@@ -352,6 +352,7 @@ def test_bad_flags_exit_2_naming_the_flag(tmp_path, capsys, argv, message):
     assert not log_dir.exists()  # Nothing is written on a bad flag.
 
 
+@pytest.mark.slow
 def test_tune_smoke(tmp_path, capsys):
     # `train --smoke` runs in test_recipes.py; here the command nobody else runs
     # in-process: a 4-trial search, its table, its best model on the test split.
@@ -451,6 +452,7 @@ def test_bad_data_is_one_line_exit_2_and_no_run_folder(
     assert not log_dir.exists()  # Refused before the run folder is made.
 
 
+@pytest.mark.slow
 def test_string_labels_and_label_column_train_and_save_the_classes(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(90, 3))

@@ -106,6 +106,7 @@ def check_consistent(workdir):
 
 
 @pytest.mark.backend_independent  # atomic file writes: the same on every backend
+@pytest.mark.slow
 def test_best_checkpoint_survives_sigkill_at_random_moments(tmp_path):
     rng = random.Random(0)
     kills_during_save = 0
@@ -163,6 +164,7 @@ def reference(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kill_at", ["2,0", "3,2"])  # epoch start, mid-epoch
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_model(tmp_path, reference, kill_at):
     resumed = tmp_path / "resumed"
     child = start("resume", resumed, KILL_AT=kill_at)

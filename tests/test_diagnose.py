@@ -114,6 +114,7 @@ def test_learning_curve_verdicts(train, val, verdict):
     assert dg.learning_curve_verdict(train, val)[0] == verdict
 
 
+@pytest.mark.slow
 def test_diagnose_end_to_end_writes_a_report(tmp_path, capsys):
     x, y = blobs(512)
     x_val, y_val = blobs(128, seed=1)
@@ -151,6 +152,7 @@ def test_diagnose_end_to_end_writes_a_report(tmp_path, capsys):
         np.testing.assert_array_equal(a, b)  # the model itself is not trained
 
 
+@pytest.mark.slow
 def test_regressor_steps_1_and_2():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 8)).astype("float32")
@@ -188,6 +190,7 @@ def test_the_gap_verdict_names_its_figures():
     assert "validation loss 0.24 is 4.0x the training loss 0.06" in remedy
 
 
+@pytest.mark.slow
 def test_unscaled_regression_targets_fail_a_step_and_the_verdict():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(128, 4)).astype("float32")

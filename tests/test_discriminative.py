@@ -255,6 +255,7 @@ def test_make_optimizer_refuses_bad_values(kwargs, message):
 
 
 @pytest.mark.backend_independent
+@pytest.mark.slow
 def test_train_flags_reach_the_optimizer(tmp_path):
     from keras_recipes import cli
 

@@ -26,6 +26,7 @@ def fine_tune(*argv):
         return exit_info.code
 
 
+@pytest.mark.slow
 def test_the_smoke_run_writes_both_stages_and_predict_reads_it(base, tmp_path, capsys):
     run = tmp_path / "run"
     assert fine_tune("--smoke", "--base", str(base), "--log-dir", str(run)) == 0
@@ -58,6 +59,7 @@ def test_the_smoke_run_writes_both_stages_and_predict_reads_it(base, tmp_path, c
     assert f"accuracy: {metrics['test_accuracy']:.4f}" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_resume_runs_only_the_unfinished_stage(base, tmp_path, capsys):
     run = tmp_path / "run"
     assert fine_tune("--smoke", "--base", str(base), "--log-dir", str(run)) == 0

@@ -48,6 +48,7 @@ def moving_statistics(weights):
     return {k: v for k, v in weights.items() if "moving" in k}
 
 
+@pytest.mark.slow
 def test_the_head_stage_moves_the_head_only(data, tmp_path):
     base, x, y, val = data
     pretrained = base_weights(base)
@@ -67,6 +68,7 @@ def test_the_head_stage_moves_the_head_only(data, tmp_path):
     assert result.best_paths["head"].exists()
 
 
+@pytest.mark.slow
 def test_the_second_stage_trains_the_base_with_discriminative_rates(data, tmp_path):
     base, x, y, val = data
     result = fine_tune(base, x, y, validation_data=val, num_classes=5,
@@ -93,6 +95,7 @@ def test_the_second_stage_trains_the_base_with_discriminative_rates(data, tmp_pa
     )
 
 
+@pytest.mark.slow
 def test_unfreeze_trains_the_last_layers_only(data, tmp_path):
     base, x, y, val = data
     result = fine_tune(base, x, y, validation_data=val, num_classes=5,
@@ -105,6 +108,7 @@ def test_unfreeze_trains_the_last_layers_only(data, tmp_path):
     assert len(result.multipliers) == 1
 
 
+@pytest.mark.slow
 def test_gradual_unfreezing_trains_more_layers_each_stage(data, tmp_path):
     base, x, y, val = data
     result = fine_tune(base, x, y, validation_data=val, num_classes=5,
@@ -124,6 +128,7 @@ def test_gradual_unfreezing_trains_more_layers_each_stage(data, tmp_path):
     assert min(result.multipliers.values()) == pytest.approx(0.01)
 
 
+@pytest.mark.slow
 def test_a_rerun_continues_without_running_a_finished_stage_again(data, tmp_path):
     base, x, y, val = data
     first = fine_tune(base, x, y, validation_data=val, num_classes=5,
@@ -226,6 +231,7 @@ def test_a_keras_hub_base_is_a_backbone_from_its_preset(monkeypatch):
         load_base("keras_hub:resnet_50_imagenet")
 
 
+@pytest.mark.slow
 def test_a_stage_killed_mid_fit_continues_from_its_backup(data, tmp_path, monkeypatch):
     from keras_recipes.callbacks import BestCheckpoint
 
@@ -251,6 +257,7 @@ def test_a_stage_killed_mid_fit_continues_from_its_backup(data, tmp_path, monkey
     assert not (tmp_path / "fine_tune" / "backup").exists()
 
 
+@pytest.mark.slow
 def test_fine_tuning_under_mixed_precision(data, tmp_path):
     base, x, y, val = data
     keras.mixed_precision.set_global_policy("mixed_float16")

@@ -83,6 +83,7 @@ def test_resumable_backup_on_a_full_disk(tmp_path, monkeypatch):
     [("oracle.json", False), ("trial.json", False), ("tuner0.json", False),
      ("build_config.json", True), ("checkpoint.weights.h5", True)],
 )  # fmt: skip
+@pytest.mark.slow
 def test_a_full_disk_under_each_keras_tuner_write(
     tmp_path, monkeypatch, name, inside_a_trial
 ):

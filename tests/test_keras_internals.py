@@ -357,6 +357,7 @@ def test_set_initial_epoch_is_where_fit_starts():
     require(history.epoch == [0, 1], "model._initial_epoch = None is not 'unset'")
 
 
+@pytest.mark.slow
 def test_the_tensorboard_hook_is_called_for_every_trial(tmp_path):
     hook = keras_tuner.Tuner._configure_tensorboard_dir
     require(

@@ -53,6 +53,7 @@ def snapshot(model):
     ],
     ids=["sgd", "adam"],
 )
+@pytest.mark.slow
 def test_restores_model_and_optimizer_exactly(optimizer):
     x, y = blobs()
     keras.utils.set_random_seed(3)

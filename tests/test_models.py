@@ -97,6 +97,7 @@ def test_activation_layers_are_copied_per_layer():
     assert kernel_initializers(model)[:2] == ["HeNormal", "HeNormal"]
 
 
+@pytest.mark.slow
 def test_build_cnn_trains_on_digit_shaped_images():
     model = build_cnn((8, 8), 10, filters=(8, 16), dense_units=16)
     assert kernel_initializers(model)[:5] == ["HeNormal"] * 5
@@ -155,6 +156,7 @@ def test_selu_with_lecun_keeps_50_layers_self_normalized():
     assert abs(last.mean()) < 0.1 and abs(last.std() - 1.0) < 0.1
 
 
+@pytest.mark.slow
 def test_relu_with_glorot_collapses_where_he_holds():
     x = standardized_inputs()
     glorot = build_mlp(

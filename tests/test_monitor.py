@@ -74,6 +74,7 @@ def multi_output_history():
     return model, {key: values[-1] for key, values in logs.items()}
 
 
+@pytest.mark.slow
 def test_auto_mode_on_a_multi_output_model():
     model, logs = multi_output_history()
     expected = {

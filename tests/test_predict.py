@@ -64,6 +64,7 @@ def raw_test_split(run_dir, data):
     ]
 
 
+@pytest.mark.slow
 def test_the_runs_test_split_gives_the_runs_test_accuracy(run, capsys):
     run_dir, _ = run
     code, out, _ = predict(capsys, "--run-dir", str(run_dir))

@@ -49,6 +49,7 @@ def test_recipe_is_the_command(recipe, command):
     "schedule",
     ["one-cycle", "power", "exponential", "piecewise", "performance", "none"],
 )
+@pytest.mark.slow
 def test_train_smoke(tmp_path, capsys, schedule):
     train = load_recipe("train")
     # The main recipe (CNN, 1cycle) as it runs by default; the other schedules
@@ -137,6 +138,7 @@ def test_find_lr_smoke(tmp_path, capsys):
     assert len(rows) == 20 and float(rows[0]["learning_rate"]) == pytest.approx(1e-7)
 
 
+@pytest.mark.slow
 def test_find_lr_on_a_users_npz_file(tmp_path, capsys):
     from sklearn.datasets import load_wine
 
@@ -151,6 +153,7 @@ def test_find_lr_on_a_users_npz_file(tmp_path, capsys):
     assert args["dataset"].endswith("wine.npz")
 
 
+@pytest.mark.slow
 def test_diagnose_smoke(tmp_path, capsys):
     recipe = load_recipe("diagnose")
     assert recipe.main(["--smoke", "--log-dir", str(tmp_path)]) == 0

@@ -81,6 +81,7 @@ def test_one_cycle_linear_three_phases():
     ],
 )
 @pytest.mark.parametrize("total_steps", [10, 37, 1000])
+@pytest.mark.slow
 def test_one_cycle_is_pytorch_one_cycle_lr_step_for_step(shape, options, total_steps):
     import torch
 

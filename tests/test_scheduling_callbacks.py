@@ -397,6 +397,7 @@ def test_schedule_for_needs_the_compiled_rate_where_it_starts_from_it():
         PowerScheduling(decay_epochs=1).schedule_for(2, 10)
 
 
+@pytest.mark.slow
 def test_momentum_is_evaluated_once_per_step_whatever_the_model(monkeypatch):
     # Keras reads the momentum at every use in every variable's update; the
     # schedule must not be evaluated (traced) once per read (docs/benchmarks.md:

@@ -102,6 +102,7 @@ def two_trials(tmp_path_factory):
 
 
 @pytest.mark.parametrize("relative", ["oracle.json", "trial_0/trial.json"])
+@pytest.mark.slow
 def test_a_torn_state_file_falls_back_to_its_previous_copy(
     two_trials, tmp_path, relative
 ):

@@ -235,6 +235,7 @@ def test_every_optimizer_and_schedule_trains(digits, optimizer, schedule):
 # ------------------------------------------------------------- the search
 
 
+@pytest.mark.slow
 def test_search_summary_table_and_best_model(finished, digits):
     _, (x_val, y_val) = digits
     assert len(finished.trials) == 3
@@ -310,6 +311,7 @@ class FailFirstTrial(keras.callbacks.Callback):
 
 # KerasTuner's bookkeeping with our mixin: the same on every backend.
 @pytest.mark.backend_independent
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(digits, tmp_path, capsys):
     capsys.readouterr()
     # An Int range in the space: its `values` is a generator, which the
@@ -379,6 +381,7 @@ def test_a_damaged_checkpoint_of_the_best_trial_is_named_not_saved_as_best(
     assert kr_tuning.summarize(finished.tuner).best_model_path.exists()
 
 
+@pytest.mark.slow
 def test_a_diverged_trial_is_never_the_best(digits, tmp_path):
     # A learning rate of 1e30 makes the loss NaN: that trial must rank last,
     # with no checkpoint, whatever KerasTuner's own ordering does with NaN.
@@ -398,6 +401,7 @@ def test_a_diverged_trial_is_never_the_best(digits, tmp_path):
     assert not trial_checkpoint(result.tuner, diverged["trial_id"]).exists()
 
 
+@pytest.mark.slow
 def test_your_tensorboard_callback_is_used_not_doubled(digits, tmp_path):
     board = keras.callbacks.TensorBoard(str(tmp_path / "board"), write_graph=False)
     result = small_search(digits, tmp_path, max_trials=1, epochs=1, callbacks=[board])
@@ -430,6 +434,7 @@ class Interrupt(keras.callbacks.Callback):
 
 # KerasTuner's bookkeeping with our mixin: the same on every backend.
 @pytest.mark.backend_independent
+@pytest.mark.slow
 def test_an_interrupted_search_resumes_without_repeating_finished_trials(
     digits, tmp_path
 ):
@@ -464,6 +469,7 @@ class AlwaysFail(keras.callbacks.Callback):
         raise RuntimeError("this trial cannot train")
 
 
+@pytest.mark.slow
 def test_when_keras_tuner_gives_up_the_summary_still_says_why(digits, tmp_path):
     with pytest.raises(RuntimeError, match="consecutive failures|failed"):
         small_search(digits, tmp_path, max_trials=5, callbacks=[AlwaysFail()])
@@ -473,6 +479,7 @@ def test_when_keras_tuner_gives_up_the_summary_still_says_why(digits, tmp_path):
     assert {row["message"] for row in rows} == {"RuntimeError: this trial cannot train"}
 
 
+@pytest.mark.slow
 def test_overwrite_starts_the_tensorboard_folder_anew(digits, tmp_path):
     for _ in range(2):
         result = small_search(digits, tmp_path, max_trials=1, epochs=1, overwrite=True)
@@ -480,6 +487,7 @@ def test_overwrite_starts_the_tensorboard_folder_anew(digits, tmp_path):
     assert read_hparams(run)["session_count"] == 1
 
 
+@pytest.mark.slow
 def test_without_validation_data_performance_scheduling_watches_the_loss(
     digits, tmp_path
 ):
@@ -493,6 +501,7 @@ def test_without_validation_data_performance_scheduling_watches_the_loss(
     assert result.direction == "min" and result.trials[0]["score"] > 0
 
 
+@pytest.mark.slow
 def test_two_executions_per_trial_each_get_a_run_and_a_record(digits, tmp_path):
     result = small_search(
         digits, tmp_path, max_trials=1, epochs=1, executions_per_trial=2
@@ -550,6 +559,7 @@ def test_summary_ranks_by_the_objective_direction_never_nan_first(
 
 # KerasTuner's bookkeeping with our mixin: the same on every backend.
 @pytest.mark.backend_independent
+@pytest.mark.slow
 def test_hyperband_continues_trials_and_records_their_start_epoch(digits, tmp_path):
     # max_epochs 2, factor 2: a bracket of 1-epoch trials whose best goes on
     # to epoch 2 from its weights, and a bracket of 2-epoch trials.
@@ -602,6 +612,7 @@ def test_seed_zero_seeds_the_oracle(tmp_path):
 
 # KerasTuner's bookkeeping with our mixin: the same on every backend.
 @pytest.mark.backend_independent
+@pytest.mark.slow
 def test_grid_search_runs_each_combination_once(digits, tmp_path):
     space = dict(SMALL_SPACE, units=32, activation="relu", dropout=0.0, l2=0.0)
     space.update(
@@ -633,6 +644,7 @@ def get_json(url):
         return json.loads(response.read())
 
 
+@pytest.mark.slow
 def test_a_tensorboard_server_shows_the_runs_scalars_and_hparams(finished, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -722,6 +734,7 @@ COPIED_CALLBACKS = {
 
 
 @pytest.mark.parametrize("name", sorted(COPIED_CALLBACKS))
+@pytest.mark.slow
 def test_a_used_callback_copied_for_a_trial_starts_fresh(name, tmp_path):
     """KerasTuner deep-copies the callbacks it is given for every trial; a copy
     of an instance already used in a fit must train exactly like a new one.

@@ -72,6 +72,7 @@ def run_together(tmp_path, roles):
     return codes, {name: (tmp_path / f"{name}.log").read_text() for name in logs}
 
 
+@pytest.mark.slow
 def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
     log_dir = tmp_path / "shared"
     # Workers first: they wait for the chief's oracle to come up.
@@ -106,6 +107,7 @@ def test_one_chief_and_two_workers_complete_a_search_together(tmp_path):
         assert (log_dir / name).exists()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_trial_does_not_hang_the_chief(tmp_path):
     # tuner1 dies with SIGKILL at the end of its first epoch and is never
     # restarted; the chief fails its trial after 15 s of silence, tuner0

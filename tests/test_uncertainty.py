@@ -22,6 +22,7 @@ def model_with(dropout):
     return model
 
 
+@pytest.mark.slow
 def test_the_spread_comes_from_dropout_and_batch_norm_stays_in_inference():
     model = model_with(dropout=True)
     before = [w.copy() for w in model.get_weights()]
