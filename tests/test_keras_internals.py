@@ -546,3 +546,13 @@ def test_a_metric_without_direction_falls_back_to_its_name(monkeypatch):
     monitor = Monitor("val_auc")
     monitor.value({"val_auc": 0.5}, Model())
     assert monitor.mode == "max"  # By the word `auc`.
+
+
+def test_an_optimizer_without_a_learning_rate_slot_is_refused_naming_keras():
+    # The fallback of `learning_rate_slot` on a release whose optimizers keep
+    # no `_learning_rate`: one line naming the installed Keras.
+    class NoSlot:
+        pass
+
+    with pytest.raises(ValueError, match=rf"on Keras {keras.version()}: its optim"):
+        fence.learning_rate_slot(NoSlot())

@@ -39,6 +39,7 @@ from keras_recipes.callbacks._manifest import (
     verify_checkpoint,
 )
 from keras_recipes.callbacks._monitor import Monitor
+from keras_recipes.callbacks._ranking import Ranking
 
 # What a fit does with a folder whose manifest another run wrote.
 EXISTING = ("continue", "refuse", "overwrite")
@@ -186,6 +187,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.verbose = verbose
         self.existing = check_choice("existing", existing, EXISTING)
         self._tracker = Monitor(monitor, mode, min_delta, owner="BestCheckpoint")
+        self._ranking = None  # At each fit's start, from the arguments.
         self.kept = []
         self.last = None
         self.runs = []
@@ -242,6 +244,12 @@ class BestCheckpoint(keras.callbacks.Callback):
         wait_for_all()  # After a fit that raised, its last save may land.
         self._wait()
         self._epoch = self._batches = 0
+        self._ranking = Ranking(
+            self._tracker,
+            self.save_top_k,
+            self.save_best_only,
+            self.initial_value_threshold,
+        )
         remove_stale(Path(self.filepath).parent)
         if not self._restored:
             manifest = read_for_fit(self.manifest, self.existing)
@@ -313,42 +321,46 @@ class BestCheckpoint(keras.callbacks.Callback):
         the background): the files, the manifest, the evictions."""
         self._wait()
         self._committed = (list(self.kept), self.last)
-        written, evicted = [], []
         try:
-            self._decide(epoch, logs or {}, batch, written, evicted)
+            written, evicted = self._save(epoch, logs or {}, batch)
         except BaseException:
-            for _, write in written:
-                write.discard()
             self.kept, self.last = self._committed
             raise
         self._writes.submit(functools.partial(self._commit, written, evicted))
 
-    def _decide(self, epoch, logs, batch, written, evicted):
+    def _save(self, epoch, logs, batch):
+        """Writes the files this save keeps (a new best, `last`); returns
+        `(written, evicted)`: `(entry, PendingWrite)` pairs to commit, and
+        the entries the top k no longer holds. On failure nothing is left."""
         value = self._tracker.value(logs, self.model)
         entry = {"epoch": epoch + 1, "value": value}
         if batch is not None:
             entry["batch"] = batch + 1
-        if math.isfinite(value) and self._ranks_in_top_k(value):
-            entry["path"] = self._free_path(
-                format_path(self.filepath, epoch, logs, batch)
-            )
-            entry["run"] = self.run_id
-            written.append((entry, self._write(entry["path"])))
-            self.kept = sorted(self.kept + [entry], key=self._sort_key)
-            if self.save_best_only:
-                evicted += self.kept[self.save_top_k :]
-                self.kept = self.kept[: self.save_top_k]
-            if self.verbose and self.kept[0] is entry:
-                print(
-                    f"\nEpoch {epoch + 1}: {self.monitor} = {value:.5g}, new best: "
-                    f"saved {entry['path']}"
+        written, evicted = [], []
+        try:
+            if self._ranking.admits(self.kept, value):
+                entry["path"] = self._free_path(
+                    format_path(self.filepath, epoch, logs, batch)
                 )
-        if self.save_last:
-            # JSON has no NaN / Inf: a non-finite value is written as null.
-            shown = value if math.isfinite(value) else None
-            path = str(self.last_path)
-            self.last = {**entry, "value": shown, "path": path, "run": self.run_id}
-            written.append((self.last, self._write(path)))
+                entry["run"] = self.run_id
+                written.append((entry, self._write(entry["path"])))
+                self.kept, evicted = self._ranking.insert(self.kept, entry)
+                if self.verbose and self.kept[0] is entry:
+                    print(
+                        f"\nEpoch {epoch + 1}: {self.monitor} = {value:.5g}, new "
+                        f"best: saved {entry['path']}"
+                    )
+            if self.save_last:
+                # JSON has no NaN / Inf: a non-finite value is written as null.
+                shown = value if math.isfinite(value) else None
+                path = str(self.last_path)
+                self.last = {**entry, "value": shown, "path": path, "run": self.run_id}
+                written.append((self.last, self._write(path)))
+        except BaseException:
+            for _, write in written:
+                write.discard()
+            raise
+        return written, evicted
 
     def _commit(self, written, evicted):
         """(In the background.) The files in place, then the manifest that
@@ -361,18 +373,6 @@ class BestCheckpoint(keras.callbacks.Callback):
         for old in evicted:
             if old["path"] not in kept_paths:
                 remove(old["path"])
-
-    def _ranks_in_top_k(self, value):
-        """Whether `value` beats the worst kept checkpoint by `min_delta`."""
-        threshold = self.initial_value_threshold
-        if threshold is not None and not self._tracker.improves_on(value, threshold):
-            return False
-        if not self.save_best_only or len(self.kept) < self.save_top_k:
-            return True
-        return self._tracker.improves_on(value, self.kept[-1]["value"])
-
-    def _sort_key(self, checkpoint):
-        return self._tracker.ordered(checkpoint["value"])
 
     def _free_path(self, path):
         # A kept file is never overwritten (its entry would be lost with it).
