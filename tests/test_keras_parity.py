@@ -90,7 +90,9 @@ def drive(callback, values, key="loss", model=None):
         callback.on_epoch_begin(epoch)
         callback.on_epoch_end(epoch, logs={key: value})
         if callback.model.stop_training:
+            callback.on_train_end()
             return epoch + 1
+    callback.on_train_end()
     return len(values)
 
 
@@ -347,8 +349,12 @@ def test_differences_kept_on_purpose(tmp_path):
     with pytest.warns(UserWarning, match="val_los"):
         assert drive(theirs, [1.0, 2.0, 3.0]) == 3
     ours = kr.EarlyStopping(monitor="val_los", mode="min", patience=1)
-    with pytest.raises(ValueError, match=r"monitors `val_los`.*Available keys: loss"):
-        drive(ours, [1.0, 2.0, 3.0])
+    with pytest.warns(UserWarning, match="no validation metrics"):
+        with pytest.raises(ValueError, match=r"`val_los`, which was in no epoch"):
+            drive(ours, [1.0, 2.0, 3.0])
+    # With validation metrics in the logs, a typo is an error at once.
+    with pytest.raises(ValueError, match=r"`val_los`.*Available keys: val_loss"):
+        drive(kr.EarlyStopping("val_los", mode="min"), [1.0], key="val_loss")
     # ...the best weights are restored by default...
     assert keras.callbacks.EarlyStopping().restore_best_weights is False
     assert kr.EarlyStopping().restore_best_weights is True

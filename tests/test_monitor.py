@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -42,7 +43,25 @@ def test_min_delta_and_max_mode():
 
 def test_missing_key_lists_available_keys():
     with pytest.raises(ValueError, match=r"Available keys: accuracy, loss\."):
-        Monitor("val_loss", owner="X").value({"loss": 1.0, "accuracy": 0.5})
+        Monitor("score", owner="X").value({"loss": 1.0, "accuracy": 0.5})
+    with pytest.raises(ValueError, match=r"Available keys: loss, val_acc\."):
+        Monitor("val_loss", owner="X").value({"loss": 1.0, "val_acc": 0.5})
+
+
+def test_an_epoch_without_validation_is_skipped_once_warned():
+    # `fit(validation_freq=2)`: the odd epochs' logs hold no `val_` key.
+    monitor = Monitor("val_loss", owner="X")
+    with pytest.warns(UserWarning, match="X monitors `val_loss`.*validation_freq"):
+        assert monitor.value({"loss": 1.0}) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Warned once.
+        assert monitor.value({"loss": 1.0}) is None
+        assert monitor.value({"loss": 1.0, "val_loss": 0.5}) == 0.5
+    monitor.check_seen()  # An epoch validated.
+    monitor.start_fit()
+    assert monitor.value({"loss": 1.0}) is None
+    with pytest.raises(ValueError, match=r"`val_loss`, which was in no epoch's logs"):
+        monitor.check_seen()
 
 
 def multi_output_history():

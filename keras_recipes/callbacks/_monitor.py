@@ -5,6 +5,7 @@ A value that is NaN or infinite is never an improvement and never "best".
 """
 
 import math
+import warnings
 
 import numpy as np
 
@@ -123,6 +124,13 @@ class Monitor:
         self.min_delta = check_number("min_delta", min_delta, low=0)
         self.owner = owner
         self.best = None
+        self._warned = False
+        self.start_fit()
+
+    def start_fit(self):
+        """At each fit's start: no epoch of it has shown the key yet."""
+        self._seen = False
+        self._keys_without = None  # The keys of a skipped epoch's logs.
 
     def reset(self):
         self.best = None
@@ -131,7 +139,9 @@ class Monitor:
 
     def value(self, logs, model=None):
         """The monitored value in `logs` as a float; resolves `mode="auto"`
-        (from `model`'s metrics) the first time.
+        (from `model`'s metrics) the first time. `None` for an epoch that did
+        not validate (no `val_` key at all) when the key is a validation
+        metric: `fit(validation_freq=k)` (warned once; see `check_seen`).
 
         Raises:
             ValueError: If `logs` lacks the monitored key (lists the keys),
@@ -140,12 +150,14 @@ class Monitor:
         """
         logs = logs or {}
         if self.monitor not in logs:
-            available = ", ".join(sorted(logs)) or "none"
-            raise ValueError(
-                f"{self.owner} monitors `{self.monitor}`, which is not in the "
-                f"epoch logs. Available keys: {available}. (Validation metrics "
-                "need `validation_data` or `validation_split` in `fit`.)"
-            )
+            if self.monitor.startswith("val_") and not any(
+                key.startswith("val_") for key in logs
+            ):
+                # An epoch that did not validate (`fit(validation_freq=k)`).
+                self._skip(logs)
+                return None
+            self._refuse(logs, "is not in the epoch logs")
+        self._seen = True
         value = np.asarray(logs[self.monitor], dtype="float64")
         if value.size != 1:
             raise ValueError(
@@ -157,6 +169,32 @@ class Monitor:
         if self.mode is None:
             self.mode = resolve_mode(self.monitor, "auto", model)
         return float(value.reshape(()))
+
+    def check_seen(self):
+        """At a fit's end: raises `ValueError` if every epoch of it was
+        skipped for want of validation metrics (none validated)."""
+        if not self._seen and self._keys_without is not None:
+            self._refuse(self._keys_without, "was in no epoch's logs of this fit")
+
+    def _skip(self, logs):
+        self._keys_without = sorted(logs)
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"{self.owner} monitors `{self.monitor}`, and an epoch's logs hold "
+                "no validation metrics (fit's `validation_freq` > 1): such "
+                "epochs are skipped, as Keras's own callbacks skip them. A fit "
+                "in which no epoch validates is an error at its end.",
+                stacklevel=3,
+            )
+
+    def _refuse(self, logs, where):
+        available = ", ".join(sorted(logs)) or "none"
+        raise ValueError(
+            f"{self.owner} monitors `{self.monitor}`, which {where}. Available "
+            f"keys: {available}. (Validation metrics need `validation_data` or "
+            "`validation_split` in `fit`.)"
+        )
 
     def is_improvement(self, value):
         """Whether `value` beats the best so far by more than `min_delta`."""

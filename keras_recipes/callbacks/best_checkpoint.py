@@ -244,6 +244,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         wait_for_all()  # After a fit that raised, its last save may land.
         self._wait()
         self._epoch = self._batches = 0
+        self._tracker.start_fit()
         self._ranking = Ranking(
             self._tracker,
             self.save_top_k,
@@ -271,6 +272,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         # callback) is in use now; the next fit reads the manifest again.
         self._restored = False
         self._wait()
+        self._tracker.check_seen()
 
     def _wait(self):
         """Returns once the last save is committed; if that failed, forgets
@@ -333,6 +335,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         `(written, evicted)`: `(entry, PendingWrite)` pairs to commit, and
         the entries the top k no longer holds. On failure nothing is left."""
         value = self._tracker.value(logs, self.model)
+        if value is None:  # No validation this epoch: no best, `last` still.
+            value = math.nan
         entry = {"epoch": epoch + 1, "value": value}
         if batch is not None:
             entry["batch"] = batch + 1

@@ -154,11 +154,12 @@ class EarlyStopping(keras.callbacks.Callback):
         if not self._restored:
             self._reset()
         self._restored = False
+        self._tracker.start_fit()
 
     def on_epoch_end(self, epoch, logs=None):
         value = self._tracker.value(logs, self.model)
-        if epoch < self.start_from_epoch:
-            return
+        if value is None or epoch < self.start_from_epoch:
+            return  # No validation this epoch (`validation_freq`), or too soon.
         reason = None
         if self._tracker.update(value):
             self.best_epoch = epoch + 1
@@ -202,6 +203,7 @@ class EarlyStopping(keras.callbacks.Callback):
                 )
 
     def on_train_end(self, logs=None):
+        self._tracker.check_seen()
         if self.restore_best_weights and self.best_weights is not None:
             for variable, value in zip(
                 self.model.weights, self.best_weights, strict=True

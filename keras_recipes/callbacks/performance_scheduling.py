@@ -121,6 +121,10 @@ class PerformanceScheduling(keras.callbacks.Callback):
         elif self.scale != 1.0:
             self._restore_schedule_scale()
         self._restored = False
+        self._tracker.start_fit()
+
+    def on_train_end(self, logs=None):
+        self._tracker.check_seen()
 
     def _restore_schedule_scale(self):
         # A float learning rate is a variable: a backup restores it. A schedule
@@ -137,6 +141,8 @@ class PerformanceScheduling(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         value = self._tracker.value(logs, self.model)
+        if value is None:
+            return  # No validation this epoch (`validation_freq`).
         # Through `self.model`: syncs JAX state. Under mixed precision, the
         # LossScaleOptimizer's inner optimizer applies the update.
         optimizer = applying_optimizer(self.model.optimizer)
