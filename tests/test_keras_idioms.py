@@ -1,4 +1,6 @@
-"""The callbacks beside what Keras users write: `fit(validation_freq=k)`."""
+"""The callbacks beside what Keras users write: `fit(validation_freq=k)`,
+Keras's own learning-rate callbacks in a scheduled fit; checked by the
+weights."""
 
 import json
 import warnings
@@ -9,6 +11,7 @@ import pytest
 
 import keras_recipes as kr
 from keras_recipes.callbacks import PerformanceScheduling
+from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model
 
 
 def regression_fit(callbacks, epochs=6, validation_freq=2):
@@ -50,3 +53,62 @@ def test_a_fit_in_which_no_epoch_validated_is_refused_at_its_end():
     with pytest.warns(UserWarning, match="validation_freq"):
         with pytest.raises(ValueError, match="`val_loss`, which was in no epoch's"):
             regression_fit([stopper], epochs=2, validation_freq=3)
+
+
+STEPS = 8  # batches per epoch of `probe_fit`
+
+
+def probe_fit(callbacks, epochs=3):
+    """The probe model (gradient 1 each step, plain SGD): the kernel's moves
+    are the rates applied."""
+    model = probe_model(keras.optimizers.SGD(0.01))
+    recorder = KernelRecorder()
+    x, y = ones(STEPS * 4)
+    history = model.fit(
+        x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[*callbacks, recorder],
+    )  # fmt: skip
+    applied = -np.diff(np.array(recorder.kernels)[:, 0], prepend=0.0)
+    return applied, history.history, model
+
+
+@pytest.mark.parametrize("keras_first", [True, False])
+def test_keras_reduce_lr_on_plateau_scales_a_scheduled_fit(keras_first):
+    # A cut at the second epoch's end (its score did not improve): the rest
+    # of the schedule runs at half its rate. Either order of the callbacks.
+    decay = kr.ExponentialScheduling(0.1, decay_steps=STEPS, decay_rate=0.5)
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        "score", factor=0.5, patience=1, mode="min"
+    )
+    ours = [decay]
+    theirs = [FeedMetric([1.0, 2.0, 3.0]), plateau]
+    callbacks = theirs + ours if keras_first else ours + theirs
+    applied, history, model = probe_fit(callbacks)
+    schedule = 0.1 * 0.5 ** (np.arange(3 * STEPS) / STEPS)
+    expected = schedule * np.repeat([1.0, 1.0, 0.5], STEPS)
+    np.testing.assert_allclose(applied, expected, rtol=1e-5)
+    # The logged rate is the one the next step would run at: 0.0125 times
+    # the cuts made so far (Keras's second cut, at the last epoch's end,
+    # comes before our log when Keras's callback is listed first).
+    assert history["learning_rate"][0] == pytest.approx(0.05, rel=1e-5)
+    cuts = 0.25 if keras_first else 0.5
+    assert history["learning_rate"][2] == pytest.approx(0.0125 * cuts, rel=1e-5)
+    # After the fit, the optimizer has its compiled rate back.
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.01)
+
+
+def test_keras_learning_rate_scheduler_sets_the_rate_of_each_epoch_start():
+    # LearningRateScheduler sets epoch 1's first rate to 0.2: 1cycle's
+    # shape goes on from there, scaled to it.
+    cycle = kr.OneCycle(0.1, cycle_momentum=False)
+    setter = keras.callbacks.LearningRateScheduler(
+        lambda epoch, rate: 0.2 if epoch == 1 else rate
+    )
+    applied, _, _ = probe_fit([cycle, setter], epochs=2)
+    plain, _, _ = probe_fit([kr.OneCycle(0.1, cycle_momentum=False)], epochs=2)
+    # (Float32 kernels: the moves are exact to ~1e-7.)
+    np.testing.assert_allclose(applied[:STEPS], plain[:STEPS], rtol=1e-5, atol=2e-7)
+    factor = 0.2 / plain[STEPS]
+    np.testing.assert_allclose(
+        applied[STEPS:], plain[STEPS:] * factor, rtol=1e-5, atol=2e-7
+    )

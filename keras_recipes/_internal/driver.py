@@ -30,6 +30,7 @@ Backend notes:
 """
 
 import functools
+import math
 
 import keras
 import numpy as np
@@ -246,6 +247,8 @@ class ScheduleDriver:
         self._nominal_momentum = None
         self._offset = 0
         self._installed = False
+        self._scale = 1.0
+        self._scales = [(0, 1.0)]
 
     @property
     def installed(self):
@@ -273,6 +276,8 @@ class ScheduleDriver:
         self._offset = int(ops.convert_to_numpy(optimizer.iterations)) - int(
             start_position
         )
+        self._scale = 1.0
+        self._scales = [(0, 1.0)]
         attribute = self._momentum_attribute
         if attribute is not None:
             self._nominal_momentum = float(getattr(optimizer, attribute))
@@ -293,6 +298,7 @@ class ScheduleDriver:
                 float(ops.convert_to_numpy(self._variable)),
                 self._scheduled_learning_rate,
                 compiled=self._variable,
+                assign=self._assign_learning_rate,
             ),
         )
         if attribute is not None:
@@ -322,6 +328,43 @@ class ScheduleDriver:
         self._installed = False
         release_train_step(model)
 
+    def scales_at(self, positions):
+        """The factor by which assignments during the fit (see
+        `_assign_learning_rate`) scaled the schedule at each of `positions`."""
+        positions = np.asarray(positions)
+        factors = np.ones(positions.shape, "float64")
+        for start, scale in self._scales:
+            factors[positions >= start] = scale
+        return factors
+
+    def _assign_learning_rate(self, value):
+        """`optimizer.learning_rate = value` during the fit (Keras's
+        `ReduceLROnPlateau` and `LearningRateScheduler` do it): the rate of
+        the next step becomes `value`, and the rest of the schedule is scaled
+        by the same factor, for the rest of the fit."""
+        value = float(ops.convert_to_numpy(value))
+        current = float(ops.convert_to_numpy(self._scheduled_learning_rate()))
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                "The learning rate assigned to an optimizer that follows a "
+                "keras_recipes schedule must be a finite number >= 0. Received: "
+                f"learning_rate={value!r}"
+            )
+        if current <= 0:
+            raise ValueError(
+                "Cannot set the learning rate while the keras_recipes schedule "
+                f"is at {current:g}: the schedule is scaled to the rate "
+                "assigned, and a rate of 0 has no scale. Received: "
+                f"learning_rate={value!r}"
+            )
+        factor = value / current
+        self._scale *= factor
+        position = int(ops.convert_to_numpy(self._optimizer.iterations)) - self._offset
+        self._scales.append((position, self._scale))
+        if self._tables is not None:
+            table = self._tables.learning_rate
+            table.assign(ops.multiply(table, factor))
+
     def next_position(self, model):
         """The schedule position (an int) of the model's next step."""
         iterations = applying_optimizer(model.optimizer).iterations
@@ -348,7 +391,10 @@ class ScheduleDriver:
                 ops.convert_to_numpy(evaluate(self._momentum_fn, position))
             )
             setattr(self._optimizer, self._momentum_attribute, momentum)
-        return evaluate(self._learning_rate_fn, position)
+        learning_rate = evaluate(self._learning_rate_fn, position)
+        if self._scale == 1.0:
+            return learning_rate
+        return ops.multiply(learning_rate, self._scale)
 
     def _evaluate_eagerly(self, function, position):
         if self._eager_numpy:

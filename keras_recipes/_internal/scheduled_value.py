@@ -20,16 +20,29 @@ class ScheduledValue(float):
     # variable by its `beta_1`: `variable * beta_1`).
     dtype = float
 
-    def __new__(cls, value, function, compiled=None):
+    def __new__(cls, value, function, compiled=None, assign=None):
         self = super().__new__(cls, value)
         self._function = function
         # What the optimizer held before (its learning-rate variable), so that
         # a fit interrupted by an exception can still be undone.
         self.compiled = compiled
+        self._assign = assign
         return self
 
     def __call__(self):
         return self._function()
+
+    def assign(self, value):
+        """What Keras's optimizer setter calls (`optimizer.learning_rate =
+        value`: `ReduceLROnPlateau`, `LearningRateScheduler`, user code):
+        the driver's `assign`, which scales the schedule from here on."""
+        if self._assign is None:
+            raise ValueError(
+                "This value follows a schedule of keras_recipes for the "
+                "length of a fit and cannot be set. Received: "
+                f"value={value!r}"
+            )
+        self._assign(value)
 
     def __jax_array__(self):
         return self._function()

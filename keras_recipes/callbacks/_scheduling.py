@@ -167,7 +167,10 @@ class SchedulingCallback(keras.callbacks.Callback):
         # Once per epoch, in NumPy where the schedule allows it (a chain of
         # eager backend ops costs ~1 ms on TensorFlow, docs/benchmarks.md).
         position = self._driver.next_position(self.model)
-        logs["learning_rate"] = float(evaluate(self._curves.learning_rate, position))
+        # Scaled by any assignment during the fit (ReduceLROnPlateau's cuts).
+        scale = float(self._driver.scales_at(position))
+        learning_rate = float(evaluate(self._curves.learning_rate, position))
+        logs["learning_rate"] = learning_rate * scale
         if self._curves.momentum is not None:
             logs["momentum"] = float(evaluate(self._curves.momentum, position))
         if self.log_dir is not None and is_chief():
@@ -182,7 +185,10 @@ class SchedulingCallback(keras.callbacks.Callback):
         if self._writer is None:
             self._writer = ScalarWriter(self.log_dir)
         for tag, schedule in curves.items():
-            self._writer.write(tag, steps, evaluate(schedule, steps))
+            values = evaluate(schedule, steps)
+            if tag == "schedule/learning_rate":
+                values = values * self._driver.scales_at(steps)
+            self._writer.write(tag, steps, values)
         self._writer.flush()
 
     def on_train_end(self, logs=None):
