@@ -112,3 +112,28 @@ def test_keras_learning_rate_scheduler_sets_the_rate_of_each_epoch_start():
     np.testing.assert_allclose(
         applied[STEPS:], plain[STEPS:] * factor, rtol=1e-5, atol=2e-7
     )
+
+
+def test_restore_best_weights_at_the_end_of_a_fit_that_never_stopped():
+    # Keras 3's EarlyStopping (3.8 and 3.15) restores the best weights at the
+    # end of the fit whatever ended it; ours does the same.
+    kernels = {}
+    for name, make in {
+        "keras": lambda: keras.callbacks.EarlyStopping(
+            "score", patience=10, mode="min", restore_best_weights=True
+        ),
+        "ours": lambda: kr.EarlyStopping("score", patience=10, mode="min"),
+    }.items():
+        stopper = make()
+        recorder = KernelRecorder()
+        model = probe_model(keras.optimizers.SGD(0.01))
+        x, y = ones(8)
+        model.fit(
+            x, y, batch_size=4, epochs=3, shuffle=False, verbose=0,
+            callbacks=[FeedMetric([0.5, 0.6, 0.7]), stopper, recorder],
+        )  # fmt: skip
+        assert stopper.stopped_epoch == 0  # Never stopped.
+        kernels[name] = float(model.layers[0].kernel.numpy()[0, 0])
+        after_epoch_1 = float(recorder.kernels[1][0])
+        assert kernels[name] == pytest.approx(after_epoch_1)  # The best epoch's.
+    assert kernels["ours"] == kernels["keras"]
