@@ -54,6 +54,7 @@ CALLABLES = {
             "min_momentum": None,
             "steps_per_epoch": "int",
             "log_dir": "path",
+            "optimizers": None,
         },
     ),
     "PowerScheduling": (
@@ -61,20 +62,21 @@ CALLABLES = {
         {"decay_epochs": 2},
         {"initial_learning_rate": None, "decay_steps": "int", "decay_epochs": None,
          "power": None,
-         "steps_per_epoch": "int", "log_dir": "path"},
+         "steps_per_epoch": "int", "log_dir": "path", "optimizers": None},
     ),
     "ExponentialScheduling": (
         kr.ExponentialScheduling,
         {"decay_epochs": 2},
         {"initial_learning_rate": None, "decay_steps": "int", "decay_epochs": None,
          "decay_rate": None,
-         "staircase": "bool", "steps_per_epoch": "int", "log_dir": "path"},
+         "staircase": "bool", "steps_per_epoch": "int", "log_dir": "path",
+         "optimizers": None},
     ),
     "PiecewiseConstantScheduling": (
         kr.PiecewiseConstantScheduling,
         {"boundaries": [2, 4], "values": [0.1, 0.01, 0.001]},
         {"boundaries": None, "values": None, "unit": None, "steps_per_epoch": "int",
-         "log_dir": "path"},
+         "log_dir": "path", "optimizers": None},
     ),
     "PerformanceScheduling": (
         kr.PerformanceScheduling,

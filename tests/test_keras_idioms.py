@@ -11,7 +11,7 @@ import pytest
 
 import keras_recipes as kr
 from keras_recipes.callbacks import PerformanceScheduling
-from tests.conftest import FeedMetric, KernelRecorder, ones, probe_model
+from tests.conftest import BACKEND, FeedMetric, KernelRecorder, ones, probe_model
 
 
 def regression_fit(callbacks, epochs=6, validation_freq=2):
@@ -137,3 +137,100 @@ def test_restore_best_weights_at_the_end_of_a_fit_that_never_stopped():
         after_epoch_1 = float(recorder.kernels[1][0])
         assert kernels[name] == pytest.approx(after_epoch_1)  # The best epoch's.
     assert kernels["ours"] == kernels["keras"]
+
+
+class TwoOptimizers(keras.Model):
+    """keras.io's GAN pattern, reduced to two probes: `compile(d_optimizer,
+    g_optimizer)` calls `super().compile()`, and `train_step` steps each
+    optimizer on its own kernel (gradient 1 each)."""
+
+    def __init__(self):
+        super().__init__()
+        self.d = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+        self.g = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+
+    def call(self, x):
+        return self.d(x) + self.g(x)
+
+    def compile(self, d_optimizer, g_optimizer):
+        super().compile()
+        self.d_optimizer, self.g_optimizer = d_optimizer, g_optimizer
+
+    def train_step(self, data):
+        x, _ = data
+        for layer, optimizer in (
+            (self.d, self.d_optimizer),
+            (self.g, self.g_optimizer),
+        ):
+            if BACKEND == "torch":
+                self.zero_grad()
+                loss = keras.ops.mean(layer(x))
+                loss.backward()
+                grads = [layer.kernel.value.grad]
+            else:
+                import tensorflow as tf
+
+                with tf.GradientTape() as tape:
+                    loss = keras.ops.mean(layer(x))
+                grads = tape.gradient(loss, [layer.kernel])
+            optimizer.apply(grads, [layer.kernel])
+        return {"d_loss": loss}
+
+
+def two_optimizer_fit(callbacks, epochs=2):
+    model = TwoOptimizers()
+    model.build((None, 1))
+    model.compile(keras.optimizers.SGD(0.01), keras.optimizers.SGD(0.01))
+    x, y = ones(STEPS * 4)
+    recorder = {"d": [], "g": []}
+
+    class Kernels(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for name in recorder:
+                kernel = getattr(self.model, name).kernel
+                recorder[name].append(float(keras.ops.convert_to_numpy(kernel)[0, 0]))
+
+    model.fit(
+        x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[*callbacks, Kernels()],
+    )  # fmt: skip
+    return {k: -np.diff(v, prepend=0.0) for k, v in recorder.items()}
+
+
+needs_a_stateful_step = pytest.mark.skipif(
+    BACKEND == "jax",
+    reason="Keras's JAX trainer takes a stateless train_step (another pattern)",
+)
+
+
+@needs_a_stateful_step
+def test_a_model_with_its_own_optimizers_is_scheduled_when_named():
+    decay = kr.ExponentialScheduling(
+        0.1,
+        decay_steps=STEPS,
+        decay_rate=0.5,
+        optimizers=["d_optimizer", "g_optimizer"],
+    )
+    applied = two_optimizer_fit([decay])
+    expected = 0.1 * 0.5 ** (np.arange(2 * STEPS) / STEPS)
+    for name in ("d", "g"):
+        np.testing.assert_allclose(applied[name], expected, rtol=1e-5)
+
+
+@needs_a_stateful_step
+def test_an_optimizer_that_takes_no_step_stops_the_fit_naming_it():
+    # The default, `model.optimizer`, is Keras's RMSprop, which this model's
+    # train_step never steps: not silently unscheduled.
+    with pytest.raises(ValueError, match=r"applied no update in epoch 1.*optimizers"):
+        two_optimizer_fit([kr.OneCycle(0.1, cycle_momentum=False)])
+
+
+def test_bad_optimizers_are_refused_naming_the_argument():
+    with pytest.raises(TypeError, match=r"Received: optimizers=3"):
+        kr.OneCycle(0.1, optimizers=3)
+    with pytest.raises(TypeError, match=r"Received: optimizers=\[\]"):
+        kr.OneCycle(0.1, optimizers=[])
+    model = probe_model(keras.optimizers.SGD(0.01))
+    x, y = ones(8)
+    with pytest.raises(ValueError, match=r"no optimizer in its attribute `g_opt`"):
+        model.fit(x, y, verbose=0, callbacks=[kr.OneCycle(0.1, optimizers="g_opt")])

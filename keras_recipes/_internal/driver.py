@@ -36,6 +36,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_recipes._internal.driven import (  # noqa: F401 (re-exported)
+    accumulation_steps,
+    applying_optimizer,
+    updates_per_epoch,
+)
 from keras_recipes._internal.keras_internals import (
     learning_rate_slot,
     set_learning_rate_slot,
@@ -51,68 +56,6 @@ _MOMENTUM_ATTRIBUTES = (
     (keras.optimizers.Adamax, "beta_1"),
     (keras.optimizers.Nadam, "beta_1"),
 )
-
-
-def applying_optimizer(optimizer):
-    """The optimizer that applies the update to the weights.
-
-    Under the `mixed_float16` policy `compile` wraps the optimizer in a
-    `keras.optimizers.LossScaleOptimizer` (a user may also wrap one): the
-    wrapper scales the loss and skips the steps whose gradients are not
-    finite, and its `inner_optimizer` applies the update with its own
-    learning rate, momentum and `iterations`. The wrapper's own learning-rate
-    slot (compiled to 0.0) never reaches the update. Every function of this
-    module takes either, and works on the inner one.
-
-    Raises:
-        ValueError: For a `keras.optimizers.MultiOptimizer`: its variables
-            follow several optimizers, each with its own learning rate.
-    """
-    multi_optimizer = getattr(keras.optimizers, "MultiOptimizer", None)
-    if multi_optimizer is not None and isinstance(optimizer, multi_optimizer):
-        raise ValueError(
-            "Cannot drive the learning rate of a MultiOptimizer: its "
-            "variables follow several optimizers. Give each sub-optimizer its "
-            "own `keras.optimizers.schedules.LearningRateSchedule`, or compile "
-            "with a single optimizer."
-        )
-    # A LossScaleOptimizer, a DiscriminativeOptimizer (whose update is the
-    # inner one's, scaled per variable), or both: the innermost applies it.
-    while isinstance(
-        getattr(optimizer, "inner_optimizer", None), keras.optimizers.Optimizer
-    ):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
-
-
-def accumulation_steps(optimizer):
-    """Batches per applied update: `gradient_accumulation_steps`, or 1."""
-    optimizer = applying_optimizer(optimizer)
-    return getattr(optimizer, "gradient_accumulation_steps", None) or 1
-
-
-def updates_per_epoch(optimizer, steps_per_epoch, who):
-    """The optimizer's applied updates in an epoch of `steps_per_epoch` batches.
-
-    With `gradient_accumulation_steps=k` Keras applies one update every k
-    batches and counts `iterations` in updates (the accumulation goes on
-    across epochs), so a schedule of the fit's updates needs whole updates
-    per epoch.
-
-    Raises:
-        ValueError: If `steps_per_epoch` is not a multiple of k (`who` names
-            the callback in the message).
-    """
-    steps = accumulation_steps(optimizer)
-    if steps_per_epoch % steps:
-        raise ValueError(
-            f"{who} schedules the optimizer's applied updates, and with "
-            f"gradient_accumulation_steps={steps} an epoch of {steps_per_epoch} "
-            "batches does not hold a whole number of updates. Pass "
-            f"`steps_per_epoch` (to `fit` or to the callback) that is a multiple "
-            f"of {steps}, or pick a batch size that gives one."
-        )
-    return steps_per_epoch // steps
 
 
 def momentum_attribute(optimizer):

@@ -33,6 +33,7 @@ interrupted `OneCycle` fit followed the cycle). Each hold therefore gives an
 warning), or `undo_holds(model)` at once.
 """
 
+import contextlib
 import dataclasses
 import functools
 import warnings
@@ -75,9 +76,9 @@ def hold_train_step(model, undo, reuse_key=None, step_inputs=None):
     if hold is not None:
         hold.holders += 1
         hold.key = None  # Nested: the function of the outer hold is not kept.
-        if step_inputs is not None:
-            hold.step_inputs = step_inputs
         hold.undos.append(undo)
+        if step_inputs is not None:  # Each nested hold's inputs, together.
+            hold.step_inputs = _joined(hold.step_inputs, step_inputs)
         make_fresh_train_function(model, hold.step_inputs)
         return
     saved = model.train_function
@@ -149,6 +150,31 @@ def rebuild_train_step(model):
         hold.key = None
     _kept(model).clear()
     make_fresh_train_function(model, hold.step_inputs if hold is not None else None)
+
+
+class _JoinedInputs:
+    """The step inputs of several holds as one (JAX, see
+    `make_fresh_train_function`): a tuple of their values."""
+
+    def __init__(self, parts):
+        self.parts = parts
+
+    def values(self):
+        return tuple(part.values() for part in self.parts)
+
+    @contextlib.contextmanager
+    def receive(self, values):
+        with contextlib.ExitStack() as stack:
+            for part, value in zip(self.parts, values, strict=True):
+                stack.enter_context(part.receive(value))
+            yield
+
+
+def _joined(first, second):
+    if first is None:
+        return second
+    parts = first.parts if isinstance(first, _JoinedInputs) else [first]
+    return _JoinedInputs([*parts, second])
 
 
 def _kept(model):

@@ -5,6 +5,12 @@ import functools
 import keras
 import numpy as np
 
+from keras_recipes._internal.driven import (
+    applied_updates,
+    check_optimizers,
+    driven_optimizers,
+    refuse_idle_optimizer,
+)
 from keras_recipes._internal.driver import (
     ScheduleDriver,
     accumulation_steps,
@@ -52,21 +58,30 @@ class SchedulingCallback(keras.callbacks.Callback):
     beside its epoch curves. Only the chief of a multi-worker run writes.
 
     Under mixed precision it drives the `LossScaleOptimizer`'s inner
-    optimizer, the one that applies the update. After the fit the optimizer
-    is given back its compiled learning rate and momentum. The epoch `logs`
+    optimizer, the one that applies the update. A model whose own
+    `train_step` applies its updates with optimizers of its own (a GAN's
+    `d_optimizer` and `g_optimizer`) names them in `optimizers`: one, or a
+    list, each an optimizer or the name of the model's attribute that holds
+    it (default: `model.optimizer`). Each follows the schedule from its own
+    compiled rate. A driven optimizer that applies no update in an epoch
+    stops the fit at that epoch's end with a `ValueError` naming it. After
+    the fit the optimizer is given back its compiled learning rate and
+    momentum. The epoch `logs`
     get `learning_rate` (and `momentum` where it is driven): the values for
     the optimizer's next step.
     """
 
     schedule_name = None
 
-    def __init__(self, steps_per_epoch=None, log_dir=None):
+    def __init__(self, steps_per_epoch=None, log_dir=None, optimizers=None):
         super().__init__()
         self.steps_per_epoch = check_positive_int(
             "steps_per_epoch", steps_per_epoch, allow_none=True
         )
         self.log_dir = check_path("log_dir", log_dir, allow_none=True)
+        self.optimizers = check_optimizers(optimizers)
         self._driver = None
+        self._drivers = []
         self._curves = None
         self._writer = None
 
@@ -119,6 +134,7 @@ class SchedulingCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._driver = None
+        self._drivers = []
         steps_per_epoch = self.steps_per_epoch or self.params.get("steps")
         if not steps_per_epoch:
             raise ValueError(
@@ -126,25 +142,27 @@ class SchedulingCallback(keras.callbacks.Callback):
                 "epoch of this fit (the data has no length). Pass "
                 "`steps_per_epoch` to the callback or to `fit`."
             )
-        optimizer = self.model.optimizer
-        require_float_learning_rate(optimizer)
+        self._optimizers = driven_optimizers(self.model, self.optimizers)
+        for optimizer in self._optimizers:
+            require_float_learning_rate(optimizer)
+        optimizer = self._optimizers[0]
         # Positions count applied updates (k batches each under gradient
         # accumulation), as the optimizer's `iterations` do.
         updates = updates_per_epoch(optimizer, steps_per_epoch, type(self).__name__)
         steps = accumulation_steps(optimizer)
-        self._curves = self.schedule_for(
-            self.params["epochs"], updates, compiled_learning_rate(optimizer)
-        )
         # The positions the fit can reach: Keras's own count of its batches
         # may exceed `steps_per_epoch` given to the callback.
         epochs = self.params["epochs"]
         positions = epochs * max(updates, (self.params.get("steps") or 0) // steps)
-        self._driver = ScheduleDriver(
-            optimizer,
-            self._curves.learning_rate,
-            self._curves.momentum,
-            positions=positions,
-        )
+        self._drivers = []
+        for each in self._optimizers:  # Each from its own compiled rate.
+            curves = self.schedule_for(epochs, updates, compiled_learning_rate(each))
+            driver = ScheduleDriver(
+                each, curves.learning_rate, curves.momentum, positions=positions
+            )
+            self._drivers.append(driver)
+            if self._driver is None:
+                self._driver, self._curves = driver, curves
         self._updates_per_epoch = updates
         self._epoch_start = None
 
@@ -153,20 +171,30 @@ class SchedulingCallback(keras.callbacks.Callback):
         if not self._driver.installed:
             # A fit that raises calls no `on_train_end`: the next fit of the
             # model runs it instead (see `_internal/train_step.py`).
-            self._driver.install(
-                self.model,
-                start_position=epoch * self._updates_per_epoch,
-                undo=functools.partial(self._end, self.model),
-            )
+            undo = functools.partial(self._end, self.model)
+            for driver in self._drivers:
+                driver.install(
+                    self.model,
+                    start_position=epoch * self._updates_per_epoch,
+                    undo=undo,
+                )
+        self._updates_at_start = [applied_updates(o) for o in self._optimizers]
         if self.log_dir is not None:
             self._epoch_start = self._driver.next_position(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
+        # Through `self.model` (syncs the JAX state): the counts read next.
+        model = self.model
+        for optimizer, before in zip(
+            self._optimizers, self._updates_at_start, strict=True
+        ):
+            if applied_updates(optimizer) == before:
+                refuse_idle_optimizer(type(self).__name__, optimizer, epoch)
         if logs is None:
             return
         # Once per epoch, in NumPy where the schedule allows it (a chain of
         # eager backend ops costs ~1 ms on TensorFlow, docs/benchmarks.md).
-        position = self._driver.next_position(self.model)
+        position = self._driver.next_position(model)
         # Scaled by any assignment during the fit (ReduceLROnPlateau's cuts).
         scale = float(self._driver.scales_at(position))
         learning_rate = float(evaluate(self._curves.learning_rate, position))
@@ -195,9 +223,10 @@ class SchedulingCallback(keras.callbacks.Callback):
         self._end(self.model)
 
     def _end(self, model):
-        if self._driver is not None:
-            self._driver.restore(model)
+        for driver in reversed(self._drivers):
+            driver.restore(model)
         self._driver = None
+        self._drivers = []
         # Closed, not kept: the callback stays deep-copyable (KerasTuner
         # copies callbacks for every trial).
         if self._writer is not None:
@@ -219,8 +248,11 @@ class DecayScheduling(SchedulingCallback):
         decay_epochs=None,
         steps_per_epoch=None,
         log_dir=None,
+        optimizers=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
+        super().__init__(
+            steps_per_epoch=steps_per_epoch, log_dir=log_dir, optimizers=optimizers
+        )
         if initial_learning_rate is not None:
             initial_learning_rate = check_number(
                 "initial_learning_rate", initial_learning_rate, low=0, low_open=True

@@ -245,11 +245,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         self._wait()
         self._epoch = self._batches = 0
         self._tracker.start_fit()
+        threshold = self.initial_value_threshold
         self._ranking = Ranking(
-            self._tracker,
-            self.save_top_k,
-            self.save_best_only,
-            self.initial_value_threshold,
+            self._tracker, self.save_top_k, self.save_best_only, threshold
         )
         remove_stale(Path(self.filepath).parent)
         if not self._restored:

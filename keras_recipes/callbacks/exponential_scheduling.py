@@ -41,9 +41,15 @@ class ExponentialScheduling(DecayScheduling):
         staircase=False,
         steps_per_epoch=None,
         log_dir=None,
+        optimizers=None,
     ):
         super().__init__(
-            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch, log_dir
+            initial_learning_rate,
+            decay_steps,
+            decay_epochs,
+            steps_per_epoch,
+            log_dir,
+            optimizers,
         )
         self.decay_rate = check_number(
             "decay_rate", decay_rate, low=0, high=1, low_open=True

@@ -72,8 +72,11 @@ class OneCycle(SchedulingCallback):
         min_momentum=MIN_MOMENTUM,
         steps_per_epoch=None,
         log_dir=None,
+        optimizers=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
+        super().__init__(
+            steps_per_epoch=steps_per_epoch, log_dir=log_dir, optimizers=optimizers
+        )
         self.total_steps, self.total_epochs = check_one_cycle_length(
             total_steps, total_epochs
         )

@@ -32,9 +32,17 @@ class PiecewiseConstantScheduling(SchedulingCallback):
     schedule_name = "piecewise"
 
     def __init__(
-        self, boundaries, values, unit="epoch", steps_per_epoch=None, log_dir=None
+        self,
+        boundaries,
+        values,
+        unit="epoch",
+        steps_per_epoch=None,
+        log_dir=None,
+        optimizers=None,
     ):
-        super().__init__(steps_per_epoch=steps_per_epoch, log_dir=log_dir)
+        super().__init__(
+            steps_per_epoch=steps_per_epoch, log_dir=log_dir, optimizers=optimizers
+        )
         self.boundaries, self.values = check_piecewise(boundaries, values)
         self.unit = check_choice("unit", unit, ("epoch", "step"))
         if unit == "step" and any(b != int(b) for b in self.boundaries):

@@ -37,9 +37,15 @@ class PowerScheduling(DecayScheduling):
         power=1.0,
         steps_per_epoch=None,
         log_dir=None,
+        optimizers=None,
     ):
         super().__init__(
-            initial_learning_rate, decay_steps, decay_epochs, steps_per_epoch, log_dir
+            initial_learning_rate,
+            decay_steps,
+            decay_epochs,
+            steps_per_epoch,
+            log_dir,
+            optimizers,
         )
         self.power = check_number("power", power, low=0)
 
