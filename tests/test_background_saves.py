@@ -47,6 +47,18 @@ def release_later(held, seconds=0.3):
     return timer
 
 
+def crash_with_a_held_commit(tmp_path, monkeypatch, scores=(0.5, 0.4, 0.3)):
+    """A fit that raises at epoch 2's start while epoch 1's commit is held
+    (Keras then calls no `on_train_end`): its checkpoint and the Event that
+    releases the commit."""
+    held = threading.Event()
+    hold_commits(monkeypatch, best_checkpoint, held)
+    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(small_model(), list(scores), [checkpoint, Crash(1)])
+    return checkpoint, held
+
+
 class Probe(keras.callbacks.Callback):
     """At the second epoch's start: what is on disk, then `then()`."""
 
@@ -198,11 +210,7 @@ def test_a_rerun_after_a_fit_that_raised_waits_for_its_last_backup(
 def test_reading_a_manifest_waits_for_the_save_of_a_fit_that_raised(
     tmp_path, monkeypatch
 ):
-    held = threading.Event()
-    hold_commits(monkeypatch, best_checkpoint, held)
-    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        fit(small_model(), [0.5, 0.4, 0.3], [checkpoint, Crash(1)])
+    checkpoint, held = crash_with_a_held_commit(tmp_path, monkeypatch)
     assert not (tmp_path / "checkpoints.json").exists()  # Epoch 1's is held.
     timer = release_later(held)
     saved = kr.callbacks.read_manifest(tmp_path)
@@ -213,11 +221,7 @@ def test_reading_a_manifest_waits_for_the_save_of_a_fit_that_raised(
 
 def test_a_copy_of_a_callback_does_not_take_its_running_commit(tmp_path, monkeypatch):
     # KerasTuner deep-copies the callbacks of each trial.
-    held = threading.Event()
-    hold_commits(monkeypatch, best_checkpoint, held)
-    checkpoint = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        fit(small_model(), [0.5, 0.4, 0.3], [checkpoint, Crash(1)])
+    checkpoint, held = crash_with_a_held_commit(tmp_path, monkeypatch)
     assert checkpoint._writes.busy
     checkpoint.set_model(None)  # As KerasTuner copies it: before a fit.
     timer = release_later(held)
@@ -291,11 +295,7 @@ def test_a_rerun_waits_for_the_last_commit_before_clearing_stale_files(
     # `on_train_end`): the next fit's `remove_stale` would delete the file
     # that commit is about to put in place. Fails without `wait_for_all` in
     # `on_train_begin`.
-    held = threading.Event()
-    hold_commits(monkeypatch, best_checkpoint, held)
-    first = kr.BestCheckpoint(tmp_path / "best.keras", "score", "min")
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        fit(small_model(), [0.5, 0.4], [first, Crash(1)])
+    first, held = crash_with_a_held_commit(tmp_path, monkeypatch, (0.5, 0.4))
     assert first._writes.busy
     running_at_clearing = []
     remove_stale = best_checkpoint.remove_stale

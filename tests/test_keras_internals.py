@@ -41,27 +41,14 @@ def kernel(model):
         (keras.metrics.Mean(), None),
     ],
 )
-def test_metric_direction_is_the_metrics_own_or_the_name_decides(metric, direction):
+def test_metric_direction_is_the_metrics_own(metric, direction):
     # `_direction` is what Keras's own EarlyStopping / ModelCheckpoint read
-    # for mode="auto" (3.8 and 3.15). Where a release drops it, the fallback
-    # is the name: `resolve_mode` decides by the metric's words, and refuses
-    # in one line a name that tells nothing.
-    from keras_recipes.callbacks._monitor import resolve_mode
-
-    if hasattr(metric, "_direction"):
-        require(
-            fence.metric_direction(metric) == direction,
-            f"{type(metric).__name__}._direction is not {direction!r}",
-        )
-        return
-    assert fence.metric_direction(metric) is None  # The fallback is taken.
-    if metric.name in ("accuracy", "mean_squared_error"):
-        assert (
-            resolve_mode(metric.name, "auto") == {"up": "max", "down": "min"}[direction]
-        )
-    else:
-        with pytest.raises(ValueError, match="mode='auto' cannot tell"):
-            resolve_mode(metric.name, "auto")
+    # for mode="auto" (3.8 and 3.15). Where a release drops it, the name
+    # decides: `test_a_metric_without_direction_falls_back_to_its_name`.
+    require(
+        fence.metric_direction(metric) == direction,
+        f"{type(metric).__name__}._direction is not {direction!r}",
+    )
 
 
 def test_a_fresh_train_function_is_traced_anew():
@@ -175,38 +162,44 @@ def _jax_version():
     return jax.__version__
 
 
+class LiveReads(keras.callbacks.Callback):
+    """After each batch: the first number of each variable `live_reader`
+    returns, and whether the JAX state was synced then."""
+
+    def __init__(self, variables):
+        super().__init__()
+        self.variables, self.seen = variables, []
+
+    def on_train_begin(self, logs=None):
+        self.fit_model = self.model
+        self.read = fence.live_reader(self.fit_model, self.variables)
+
+    def on_train_batch_end(self, batch, logs=None):
+        values = [
+            float(np.ravel(keras.ops.convert_to_numpy(v))[0]) for v in self.read()
+        ]
+        synced = getattr(self.fit_model, "_jax_state_synced", False)
+        self.seen.append((values, synced))
+
+
 def test_live_reader_reads_the_running_fit_without_a_state_sync():
     # On JAX the fit's state lives in the trainer's `_jax_state` mid-epoch;
     # the reader takes its values from there and leaves `_jax_state_synced`
     # False (`Callback.model` would sync everything back).
     model = probe_model(keras.optimizers.SGD(0.1))
     x, y = ones(16)
-    seen = []
-
-    class Reader(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.fit_model = self.model
-            watched = [model.optimizer.iterations, model.layers[0].kernel]
-            self.read = fence.live_reader(self.fit_model, watched)
-
-        def on_train_batch_end(self, batch, logs=None):
-            iterations, kernel = (
-                np.ravel(keras.ops.convert_to_numpy(v))[0] for v in self.read()
-            )
-            synced = getattr(self.fit_model, "_jax_state_synced", False)
-            seen.append((int(iterations), float(kernel), synced))
-
-    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[Reader()])
+    reads = LiveReads([model.optimizer.iterations, model.layers[0].kernel])
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[reads])
     # Gradient 1 at every step: after step t the kernel is -0.1 t.
     expected = [(t, -0.1 * t) for t in range(1, 9)]
-    got = [(t, k) for t, k, _ in seen]
+    got = [(int(t), k) for (t, k), _ in reads.seen]
     require(
         np.allclose(got, expected, atol=1e-6),
         f"the reader saw (iterations, kernel) {got}, not {expected}",
     )
     if BACKEND == "jax":
         require(
-            not any(synced for *_, synced in seen),
+            not any(synced for _, synced in reads.seen),
             "reading the fit's state synced it (`_jax_state_synced` was True)",
         )
 
@@ -219,19 +212,10 @@ def test_live_reader_without_the_trainers_state_syncs_and_is_right(monkeypatch):
     monkeypatch.setattr(training, "_jax_state", lambda model: training._MISSING)
     model = probe_model(keras.optimizers.SGD(0.1))
     x, y = ones(16)
-    seen = []
-
-    class Reader(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.fit_model = self.model
-            self.read = fence.live_reader(self.fit_model, [model.layers[0].kernel])
-
-        def on_train_batch_end(self, batch, logs=None):
-            (kernel,) = self.read()
-            seen.append(float(np.ravel(keras.ops.convert_to_numpy(kernel))[0]))
-
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Reader()])
-    np.testing.assert_allclose(seen, [-0.1, -0.2, -0.3, -0.4], atol=1e-6)
+    reads = LiveReads([model.layers[0].kernel])
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[reads])
+    kernels = [values[0] for values, _ in reads.seen]
+    np.testing.assert_allclose(kernels, [-0.1, -0.2, -0.3, -0.4], atol=1e-6)
 
 
 def test_watch_next_fit_runs_before_the_fits_callbacks_begin():
@@ -532,7 +516,7 @@ def test_the_chief_loop_we_replace_is_keras_tuners_own():
 
 def test_a_metric_without_direction_falls_back_to_its_name(monkeypatch):
     # A release without `Metric._direction`: the fallback of
-    # `test_metric_direction_is_the_metrics_own_or_the_name_decides`, taken.
+    # `test_metric_direction_is_the_metrics_own`, taken.
     from keras_recipes.callbacks._monitor import Monitor
 
     metric = keras.metrics.AUC()
