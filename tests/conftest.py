@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from keras import ops
 
+from keras_recipes._internal.versions import KERAS_VERSION
+
 BACKEND = keras.backend.backend()
-# (major, minor) of the installed Keras: CI runs the oldest declared (3.8)
-# and the newest release.
-KERAS_VERSION = tuple(int(part) for part in keras.version().split(".")[:2])
 # A NaN first value becomes `best` of Keras's ModelCheckpoint and cuts the
 # rate of its ReduceLROnPlateau at every epoch after: seen on 3.15; on 3.8
 # both start from inf and skip it (the releases between are not tested).
